@@ -1,0 +1,33 @@
+# `make bench` and `make test` set everything up on a fresh clone (a .venv with the pinned
+# dependencies) and then run the main job or the tests.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: setup bench test lint correctness speed clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+bench: setup
+	$(BIN)/manipgym bench --agent oracle --episodes 5
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check manipgym tests
+
+correctness: setup
+	$(BIN)/python -m manipgym.benchmarks.correctness
+
+speed: setup
+	$(BIN)/python -m manipgym.benchmarks.speed
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

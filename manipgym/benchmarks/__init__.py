@@ -1,0 +1,1 @@
+"""Benchmark runs, result tables and the speed and correctness scripts."""
