@@ -7,9 +7,10 @@ the arm. A step budget bounds the whole episode: no answer can make an episode h
 
 from __future__ import annotations
 
+import mujoco
 import numpy as np
 
-from manipgym.envs.scene import TabletopScene
+from manipgym.envs.scene import TabletopScene, quat_to_axis_angle
 
 GRIPPER_OPEN = -1.0
 GRIPPER_CLOSED = 1.0
@@ -32,7 +33,8 @@ class Executor:
         self.scene = scene
         self.max_steps = max_steps
         self.step_size = max_speed / scene.control_freq
-        self.orientation = scene.eef_axis_angle()  # top-down orientation of the home pose
+        self.home_orientation = scene.eef_axis_angle()  # top-down, fingers closing along world y
+        self.orientation = self.home_orientation.copy()
         self.command = scene.eef_pos()
         self.gripper = GRIPPER_OPEN
         self.steps = 0
@@ -61,8 +63,18 @@ class Executor:
                 return True
         return False
 
+    def set_yaw(self, yaw: float) -> None:
+        """Turn the hand by ``yaw`` radians about the world z axis from its home orientation."""
+        home = np.zeros(4)
+        angle = np.linalg.norm(self.home_orientation)
+        axis = self.home_orientation / angle if angle > 1e-9 else np.array([0.0, 0.0, 1.0])
+        mujoco.mju_axisAngle2Quat(home, axis, angle)
+        turned = np.zeros(4)
+        mujoco.mju_mulQuat(turned, np.array([np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2)]), home)
+        self.orientation = quat_to_axis_angle(turned)
+
     def set_gripper(self, value: float, steps: int = 12) -> None:
-        """Open (-1) or close (+1) the gripper while holding the current target."""
+        """Open (-1), close (+1) or hold (0) the fingers for ``steps`` control steps."""
         self.gripper = value
         for _ in range(steps):
             self._step()

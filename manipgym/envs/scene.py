@@ -256,7 +256,7 @@ class TabletopScene(ManipulationEnv):
         mat = np.array(self.sim.data.site_xmat[self.robots[0].eef_site_id["right"]]).reshape(3, 3)
         quat = np.zeros(4)
         mujoco.mju_mat2Quat(quat, mat.ravel())
-        return _quat_to_axis_angle(quat)
+        return quat_to_axis_angle(quat)
 
     def hold_action(self, gripper: float = -1.0) -> np.ndarray:
         return np.concatenate([self.eef_pos(), self.eef_axis_angle(), [gripper]])
@@ -314,7 +314,7 @@ class TabletopScene(ManipulationEnv):
         return (near / (1.0 - depth * (1.0 - near / far))).astype(np.float32)
 
 
-def _quat_to_axis_angle(quat: np.ndarray) -> np.ndarray:
+def quat_to_axis_angle(quat: np.ndarray) -> np.ndarray:
     """MuJoCo (w, x, y, z) quaternion to an axis-angle vector."""
     w, xyz = quat[0], quat[1:]
     if w < 0:

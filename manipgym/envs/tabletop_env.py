@@ -51,6 +51,8 @@ class TabletopEnv(gym.Env):
         coords: coordinate convention of answers, ``"norm1000"`` or ``"pixel"``.
         max_control_steps: bound on the controller steps of one episode (20 per second).
         render_mode: ``"rgb_array"`` to allow ``render()``.
+        scene_kwargs: extra arguments of :class:`TabletopScene` (the speed benchmark's naive
+            baseline sets ``hard_reset`` and ``camera_obs``).
 
     Observation: ``image`` (H×W×3 uint8, top-left origin), ``instruction`` (text), ``depth``
     (H×W float32 metres), ``intrinsics`` (3×3), ``cam_to_world`` (4×4, OpenCV axes).
@@ -69,6 +71,7 @@ class TabletopEnv(gym.Env):
         coords: str = "norm1000",
         max_control_steps: int = 400,
         render_mode: str | None = None,
+        scene_kwargs: dict | None = None,
     ):
         if task not in TASKS:
             raise ValueError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
@@ -91,7 +94,7 @@ class TabletopEnv(gym.Env):
             }
         )
         self.action_space = spaces.Text(MAX_ANSWER_CHARS, min_length=0, charset=ACTION_CHARSET)
-        self.scene = TabletopScene(image_size=self.image_size)
+        self.scene = TabletopScene(image_size=self.image_size, **(scene_kwargs or {}))
         self._episode: Episode | None = None
         self._camera: CameraGeometry | None = None
         self._obs: dict[str, Any] | None = None

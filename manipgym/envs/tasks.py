@@ -30,11 +30,14 @@ from manipgym.envs.scene import (
 from manipgym.envs.variation import Variation
 
 CARRY_Z = TABLE_TOP_Z + 0.17  # gripper height while carrying: clears every object
-PUSH_Z = TABLE_TOP_Z + 0.013  # gripper height while pushing: below the objects' centres
+PUSH_Z = TABLE_TOP_Z + 0.018  # gripper height while pushing: below the objects' centres
 APPROACH_CLEARANCE = 0.10  # metres above the grasp point before descending
 PUSH_OFFSET = 0.035  # gripper centre trails the object's centre by this much when pushing
 WORKSPACE = {"x": (-0.36, 0.36), "y": (-0.38, 0.38), "z": (TABLE_TOP_Z - 0.01, TABLE_TOP_Z + 0.40)}
-ORACLE_CARRY_POINTS = 4  # trajectory points after the affordance in oracle answers
+ORACLE_CARRY_POINTS = 4
+PADDLE_CLOSING_STEPS = (
+    6  # from open, leaves the fingertips ~4 cm apart  # trajectory points after the affordance in oracle answers
+)
 
 
 class Unreachable(ValueError):
@@ -48,20 +51,14 @@ class Episode:
     task: str
     instruction: str
     target: PlacedObject
+    target_color: str
     distractors: list[PlacedObject]
     goal_xy: tuple[float, float] | None
     goal_color: str | None
     arrangement: Arrangement
 
     def describe_target(self) -> str:
-        return f"{color_name(self.target.rgb)} {self.target.shape}"
-
-
-def color_name(rgb) -> str:
-    for name, value in COLORS.items():
-        if tuple(value) == tuple(rgb):
-            return name
-    raise KeyError(rgb)
+        return f"{self.target_color} {self.target.shape}"
 
 
 TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
@@ -126,12 +123,11 @@ class Task:
             raise ValueError(f"{self.name}: none of the variation's shapes {variation.shapes} suits this task")
         slots: dict[str, int] = {}
 
-        def take(shape: str, xy, color: str) -> PlacedObject:
+        def take(shape: str, xy, color: str, yaw: float | None = None) -> PlacedObject:
             slot = slots.get(shape, 0)
             slots[shape] = slot + 1
-            yaw = float(rng.uniform(-np.pi / 4, np.pi / 4)) if shape == "cube" else 0.0
-            if shape == "cube" and slot == 0 and shape == target_shape:
-                yaw = self._target_yaw(rng, yaw)
+            if yaw is None:
+                yaw = float(rng.uniform(-np.pi / 4, np.pi / 4)) if shape == "cube" else 0.0
             return PlacedObject(shape, slot, (float(xy[0]), float(xy[1])), yaw, COLORS[color])
 
         target_shape = str(rng.choice(shapes))
@@ -145,8 +141,8 @@ class Task:
                 break
         else:  # pragma: no cover - the ranges leave plenty of room
             raise RuntimeError(f"{self.name}: could not place the objects")
-        target_xy, goal_xy, discs = layout
-        target = take(target_shape, target_xy, target_color)
+        target_xy, goal_xy, discs, target_yaw = layout
+        target = take(target_shape, target_xy, target_color, target_yaw)
         distractors = []
         seen = {(target_color, target_shape)}
         n_distractors = int(rng.integers(variation.distractors[0], variation.distractors[1] + 1))
@@ -173,10 +169,7 @@ class Task:
         self._place_goal(arrangement, goal_xy, goal_color, rng)
         template = str(rng.choice(TEMPLATES[self.name][variation.template_set]))
         instruction = template.format(obj=f"{target_color} {target_shape}", goal=goal_color)
-        return Episode(self.name, instruction, target, distractors, goal_xy, goal_color, arrangement)
-
-    def _target_yaw(self, rng, yaw: float) -> float:
-        return yaw
+        return Episode(self.name, instruction, target, target_color, distractors, goal_xy, goal_color, arrangement)
 
     def _free_spot(self, rng, variation: Variation, discs: list, radius: float, margin: float = 0.025):
         for _ in range(100):
@@ -187,7 +180,8 @@ class Task:
         return None
 
     def _sample_layout(self, rng, variation: Variation, target_shape: str):
-        """Target and goal positions, and the discs they occupy (None to retry)."""
+        """Target and goal positions, the discs they occupy, and the target's yaw if the task
+        fixes it (None: random). Returns None to ask for another try."""
         discs: list = []
         target_xy = self._free_spot(rng, variation, discs, SHAPES[target_shape].footprint_radius)
         goal_xy = None
@@ -195,7 +189,7 @@ class Task:
             goal_xy = self._free_spot(rng, variation, discs, self.goal_radius, margin=0.05)
             if goal_xy is None:
                 return None
-        return target_xy, goal_xy, discs
+        return target_xy, goal_xy, discs, None
 
     def _place_goal(self, arrangement: Arrangement, goal_xy, goal_color, rng) -> None:
         """Put the task's goal object into the arrangement."""
@@ -232,20 +226,19 @@ class Task:
     def execute(self, executor: Executor, episode: Episode, grasp: np.ndarray, path: np.ndarray) -> str | None:
         """Run the answer on the arm. Returns a failure reason, or None if it ran to the end."""
         check_reachable(np.vstack([grasp + [0, 0, APPROACH_CLEARANCE], grasp, path]))
-        start_z = executor.scene.body_pos(episode.target.body_name)[2]
         executor.move(grasp + [0, 0, APPROACH_CLEARANCE], tolerance=0.015)
         executor.move(grasp, tolerance=0.008)
         executor.set_gripper(GRIPPER_CLOSED, steps=10)
         reason = self.carry(executor, episode, grasp, path)
-        if reason is None and executor.scene.body_pos(episode.target.body_name)[2] < start_z + 0.02:
-            reason = "grasp_missed"
         if reason is None:
             reason = self.finish(executor, episode, grasp)
         return reason
 
     def carry(self, executor: Executor, episode: Episode, grasp: np.ndarray, path: np.ndarray) -> str | None:
+        """Rise with the object, then follow the path. Stops early if the target stayed behind."""
+        start_z = executor.scene.body_pos(episode.target.body_name)[2]
         executor.move([grasp[0], grasp[1], CARRY_Z], tolerance=0.02)
-        if executor.scene.body_pos(episode.target.body_name)[2] < TABLE_TOP_Z + 0.05:
+        if executor.scene.body_pos(episode.target.body_name)[2] < start_z + 0.03:
             return "grasp_missed"
         for point in path:
             executor.move(point, tolerance=0.02)
@@ -363,12 +356,9 @@ class Push(Task):
         # Discs along the corridor keep distractors out of the push's way.
         discs = [(behind + (goal - behind) * t, 0.04) for t in np.linspace(0, 1, 8)]
         discs += [(target, radius), (goal, self.goal_radius)]
-        self._push_angle = angle
-        return target, goal, discs
-
-    def _target_yaw(self, rng, yaw):
         # A cube pushed on a corner squirts sideways; it starts with a face towards its goal.
-        return float(self._push_angle + rng.uniform(-0.15, 0.15))
+        yaw = float(angle + rng.uniform(-0.15, 0.15)) if target_shape == "cube" else 0.0
+        return target, goal, discs, yaw
 
     def _place_goal(self, arrangement, goal_xy, goal_color, rng):
         arrangement.marker = (float(goal_xy[0]), float(goal_xy[1]), COLORS[goal_color])
@@ -400,8 +390,13 @@ class Push(Task):
         first_dir = _unit(points[1] - points[0])
         start = points[0] - first_dir * (PUSH_OFFSET + 0.04)
         check_reachable(np.vstack([start + [0, 0, APPROACH_CLEARANCE], start, *points[1:]]))
-        executor.set_gripper(GRIPPER_CLOSED, steps=1)
+        # The hand turns its fingers across the push and half-closes them: two fingertips a few
+        # centimetres apart make a paddle that keeps the object from spinning off the hand.
+        yaw = float(np.arctan2(first_dir[1], first_dir[0]))
+        executor.set_yaw((yaw + np.pi / 2) % np.pi - np.pi / 2)
         executor.move(start + [0, 0, APPROACH_CLEARANCE], tolerance=0.015)
+        executor.set_gripper(GRIPPER_CLOSED, steps=PADDLE_CLOSING_STEPS)
+        executor.set_gripper(0.0, steps=1)
         executor.move(start, tolerance=0.01)
         executor.step_size *= 0.4  # push slowly so the object does not fly ahead
         for previous, waypoint in zip(points, points[1:]):
