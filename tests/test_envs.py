@@ -10,7 +10,7 @@ from gymnasium.utils.env_checker import check_env
 
 from manipgym.agents import OracleAgent
 from manipgym.envs import ENV_IDS, TASK_NAMES
-from manipgym.rewards import parse_answer
+from manipgym.rewards import RewardWeights, parse_answer
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
@@ -102,7 +102,11 @@ def test_oracle_succeeds_on_most_seeds(make_env, task_name):
         obs, info = env.reset(seed=seed)
         _, reward, terminated, truncated, step = env.step(agent.act([{**obs, "ground_truth": info["ground_truth"]}])[0])
         assert terminated and not truncated and step["parse_ok"]
-        assert reward == float(step["success"])
+        terms = step["rewards"]
+        assert reward == terms["total"]
+        assert terms["format"] == 1.0 and terms["affordance"] > 0.95 and terms["trajectory"] > 0.95
+        assert terms["success"] == float(step["success"])
+        assert step["metrics"]["affordance_iou"] > 0.95 and step["metrics"]["dfd"] < 2.0
         assert step["success"] == (step["failure_reason"] is None)
         assert 0 < step["control_steps"] <= env.max_control_steps
         wins += step["success"]
@@ -116,6 +120,7 @@ def test_garbage_action_is_a_scored_failure(make_env, garbage):
     _, reward, terminated, _, step = env.step(garbage)
     assert (reward, terminated, step["success"], step["failure_reason"]) == (0.0, True, False, "unparseable")
     assert step["parse_ok"] is False and step["parse_error"]
+    assert set(step["rewards"].values()) == {0.0} and step["metrics"] is None
     assert step["control_steps"] == 0
     with pytest.raises(RuntimeError, match="reset"):
         env.step(garbage)
@@ -179,3 +184,14 @@ def test_dropping_another_env_keeps_this_envs_frames_valid(make_env, drop):
     after, _ = env.reset(seed=9)
     assert after["image"].tobytes() == before["image"].tobytes()
     assert np.array_equal(after["depth"], before["depth"]) and np.isfinite(after["depth"]).all()
+
+
+def test_reward_weights_option_sets_the_composite():
+    env = gym.make("manipgym/Lift-v0", reward_weights=RewardWeights(format=1.0, affordance=0, trajectory=0, success=0))
+    obs, info = env.reset(seed=3)
+    info["ground_truth"]["affordance_box"][:] = 0  # the env keeps its own copy of the truth
+    answer = '<answer>{"affordance": [10, 10], "trajectory": [[10, 10], [20, 20], [30, 30]]}</answer>'
+    _, reward, _, _, step = env.step(answer)
+    assert reward == 1.0 and not step["success"]
+    assert step["rewards"]["affordance"] < 0.01 and step["metrics"]["affordance_iou"] is None
+    env.close()

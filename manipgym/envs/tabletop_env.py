@@ -22,6 +22,8 @@ from manipgym.envs.scene import TabletopScene
 from manipgym.envs.tasks import TASKS, Episode, Unreachable
 from manipgym.envs.variation import Variation
 from manipgym.rewards.answer import MAX_ANSWER_CHARS, NORM, Answer, ParseFailure, parse_answer
+from manipgym.rewards.metrics import box_iou, point_in_mask
+from manipgym.rewards.terms import RewardWeights, reward_terms, trajectory_terms
 
 INSTRUCTION_MAX_CHARS = 256
 ACTION_CHARSET = frozenset(string.printable)
@@ -51,6 +53,7 @@ class TabletopEnv(gym.Env):
         coords: coordinate convention of answers, ``"norm1000"`` or ``"pixel"``.
         max_control_steps: bound on the controller steps of one episode (20 per second).
         render_mode: ``"rgb_array"`` to allow ``render()``.
+        reward_weights: weights of the composite reward (default :class:`RewardWeights`).
         scene_kwargs: extra arguments of :class:`TabletopScene` (the speed benchmark's naive
             baseline sets ``hard_reset`` and ``camera_obs``).
 
@@ -71,6 +74,7 @@ class TabletopEnv(gym.Env):
         coords: str = "norm1000",
         max_control_steps: int = 400,
         render_mode: str | None = None,
+        reward_weights: RewardWeights | None = None,
         scene_kwargs: dict | None = None,
     ):
         if task not in TASKS:
@@ -83,6 +87,7 @@ class TabletopEnv(gym.Env):
         self.coords = coords
         self.max_control_steps = max_control_steps
         self.render_mode = render_mode
+        self.reward_weights = reward_weights or RewardWeights()
         w, h = self.image_size
         self.observation_space = spaces.Dict(
             {
@@ -98,6 +103,7 @@ class TabletopEnv(gym.Env):
         self._episode: Episode | None = None
         self._camera: CameraGeometry | None = None
         self._obs: dict[str, Any] | None = None
+        self._truth: dict[str, Any] = {}
         self._done = True
 
     # --- Gymnasium API -----------------------------------------------------------------------
@@ -113,10 +119,11 @@ class TabletopEnv(gym.Env):
         self._episode = episode
         self._obs = self._observe()
         self._done = False
+        self._truth = self._ground_truth()
         info = {
             "task": self.task.name,
             "instruction": episode.instruction,
-            "ground_truth": self._ground_truth(),
+            "ground_truth": {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in self._truth.items()},
             "wall_time": WallTime(time.perf_counter() - started),
         }
         return self._obs, info
@@ -141,8 +148,14 @@ class TabletopEnv(gym.Env):
         self._done = True
         if executor.steps:
             self._obs = self._observe()
+        truth = self._truth
+        rewards = reward_terms(
+            parsed, success, truth["affordance_box"], truth["affordance_mask"], truth["trajectory"], self.reward_weights
+        )
         info.update(
             success=success,
+            rewards=rewards,
+            metrics=self._metrics(parsed),
             failure_reason=reason,
             waypoints=executor.waypoints,
             control_steps=executor.steps,
@@ -150,7 +163,7 @@ class TabletopEnv(gym.Env):
         )
         # Users keep what they are given: never hand out the same arrays twice.
         obs = {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in self._obs.items()}
-        return obs, float(success), True, False, info
+        return obs, rewards["total"], True, False, info
 
     def render(self):
         if self.render_mode != "rgb_array":
@@ -203,6 +216,16 @@ class TabletopEnv(gym.Env):
             return "unreachable"
         except StepBudgetExceeded:
             return "timeout"
+
+    def _metrics(self, parsed: Answer | ParseFailure) -> dict[str, Any] | None:
+        """Affordance and trajectory metrics of a parsed answer (None if it did not parse)."""
+        if not isinstance(parsed, Answer):
+            return None
+        truth = self._truth
+        metrics: dict[str, Any] = trajectory_terms(parsed.trajectory, truth["trajectory"])
+        metrics["affordance_iou"] = box_iou(parsed.affordance, truth["affordance_box"]) if parsed.is_box else None
+        metrics["affordance_point_in_mask"] = point_in_mask(parsed.affordance_point, truth["affordance_mask"])
+        return metrics
 
     def _ground_truth(self) -> dict[str, Any]:
         """Privileged ground truth of the current scene, in norm1000 image coordinates."""
