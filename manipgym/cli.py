@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from manipgym.agents import AGENT_NAMES
 from manipgym.envs import TASK_NAMES
+
+ARCHITECTURES = ("qwen2_5_vl", "idefics3")  # kept in step with manipgym.agents.tiny_vlm (which loads torch)
 
 
 def _doctor(args: argparse.Namespace) -> int:
@@ -54,11 +57,27 @@ def _bench(args: argparse.Namespace) -> int:
     from manipgym.agents import make_agent
     from manipgym.benchmarks.episodes import run_episodes, success_table
 
-    agent = make_agent(args.agent)
+    options = {"trust_remote_code": args.trust_remote_code, "device": args.device} if args.agent == "vlm" else {}
+    try:
+        agent = make_agent(args.agent, checkpoint=args.checkpoint, **options)
+    except ValueError as err:  # unknown agent, missing or unusable checkpoint: one line, no traceback
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     seeds = range(args.seed, args.seed + args.episodes)
     results = run_episodes(agent, args.tasks, seeds, progress=not args.no_progress)
     print(f"\n{agent.name} agent, seeds {seeds.start}-{seeds.stop - 1}\n")
     print(success_table(results))
+    return 0
+
+
+def _build_tiny_vlm(args: argparse.Namespace) -> int:
+    from manipgym.agents.tiny_vlm import TinyVLMConfig, build_tiny_vlm
+
+    config = TinyVLMConfig(
+        text_hidden=args.text_hidden, text_layers=args.text_layers, vision_layers=args.vision_layers, seed=args.seed
+    )
+    out = build_tiny_vlm(args.arch, args.out, config)
+    print(f"wrote a {args.arch} tiny VLM to {out}")
     return 0
 
 
@@ -79,7 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.set_defaults(func=_doctor)
 
     bench = sub.add_parser("bench", help="run an agent on seeded episodes and print a success table")
-    bench.add_argument("--agent", choices=["oracle", "random"], default="oracle", help="agent (default oracle)")
+    bench.add_argument("--agent", choices=AGENT_NAMES, default="oracle", help="agent (default oracle)")
+    bench.add_argument("--checkpoint", help="Hugging Face checkpoint directory (for --agent vlm)")
+    bench.add_argument("--device", default="auto", help="vlm device: auto (CUDA when present), cpu, cuda")
+    bench.add_argument(
+        "--trust-remote-code", action="store_true", help="allow code shipped with the checkpoint (off by default)"
+    )
     bench.add_argument(
         "--tasks", type=_task_list, default=list(TASK_NAMES), help="comma-separated tasks (default: all four)"
     )
@@ -87,6 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
     bench.add_argument("--no-progress", action="store_true", help="hide progress bars")
     bench.set_defaults(func=_bench)
+
+    tiny = sub.add_parser("build-tiny-vlm", help="build a small random-init VLM with a locally trained tokenizer")
+    tiny.add_argument("--arch", choices=ARCHITECTURES, default="qwen2_5_vl", help="architecture (default qwen2_5_vl)")
+    tiny.add_argument("--out", required=True, help="output checkpoint directory")
+    tiny.add_argument("--text-hidden", type=int, default=128, help="text model width (default 128)")
+    tiny.add_argument("--text-layers", type=int, default=2, help="text model layers (default 2)")
+    tiny.add_argument("--vision-layers", type=int, default=2, help="vision tower layers (default 2)")
+    tiny.add_argument("--seed", type=int, default=0, help="initialisation and tokenizer seed (default 0)")
+    tiny.set_defaults(func=_build_tiny_vlm)
     return parser
 
 

@@ -34,3 +34,33 @@ def test_random_agent_in_env_is_scored(make_env):
 def test_unknown_agent_is_a_clear_error():
     with pytest.raises(ValueError, match="oracle"):
         make_agent("gpt")
+
+
+def test_heuristic_agent_finds_objects_by_colour(make_env):
+    from manipgym.agents import HeuristicAgent
+
+    env = make_env("Lift")
+    agent = HeuristicAgent()
+    wins, hits = 0, 0
+    for seed in range(4):
+        obs, info = env.reset(seed=seed)
+        answer = agent.act([obs])[0]
+        parsed = parse_answer(answer)
+        assert isinstance(parsed, Answer)
+        truth = info["ground_truth"]
+        box = truth["affordance_box"]
+        centre = parsed.affordance_point
+        hits += box[0] <= centre[0] <= box[2] and box[1] <= centre[1] <= box[3]
+        _, _, _, _, step = env.step(answer)
+        wins += step["success"]
+    assert hits >= 3 and wins >= 2
+
+
+def test_heuristic_agent_answers_without_an_object_are_scored_failures(make_env):
+    from manipgym.agents import HeuristicAgent
+
+    env = make_env("Lift")
+    obs, _ = env.reset(seed=0)
+    answer = HeuristicAgent().act([{**obs, "instruction": "do a little dance"}])[0]
+    _, reward, _, _, step = env.step(answer)
+    assert step["failure_reason"] == "unparseable" and reward == 0.0

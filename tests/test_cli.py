@@ -38,3 +38,19 @@ def test_bench_rejects_unknown_task(capsys):
     except SystemExit as exit_:
         assert exit_.code == 2
     assert "unknown task(s) Fly" in capsys.readouterr().err
+
+
+def test_build_tiny_vlm_and_bench_it(tmp_path, capsys):
+    out = tmp_path / "tiny"
+    assert main(["build-tiny-vlm", "--arch", "idefics3", "--out", str(out)]) == 0
+    assert (out / "model.safetensors").exists() and (out / "config.json").exists()
+    assert main(["bench", "--agent", "vlm", "--checkpoint", str(out), "--tasks", "Push", "--episodes", "1"]) == 0
+    assert "| Push | 1 | 0% |" in capsys.readouterr().out  # untrained: unparseable, scored
+
+
+def test_bench_with_a_bad_checkpoint_prints_one_line(tmp_path, capsys):
+    assert main(["bench", "--agent", "vlm", "--checkpoint", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: checkpoint directory {tmp_path / 'nope'} does not exist"]
+    assert main(["bench", "--agent", "vlm"]) == 2
+    assert "needs a checkpoint" in capsys.readouterr().err

@@ -17,6 +17,7 @@ import numpy as np
 from manipgym.envs.camera import CameraGeometry
 from manipgym.envs.catalog import COLORS, SHAPES
 from manipgym.envs.executor import GRIPPER_CLOSED, GRIPPER_OPEN, Executor
+from manipgym.envs.instructions import TEMPLATES
 from manipgym.envs.scene import (
     CAMERA_POS,
     GOAL_MARKER_SIZE,
@@ -59,42 +60,6 @@ class Episode:
 
     def describe_target(self) -> str:
         return f"{self.target_color} {self.target.shape}"
-
-
-TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
-    "Lift": {
-        "train": (
-            "pick up the {obj}",
-            "lift the {obj}",
-            "grab the {obj} and raise it",
-            "raise the {obj} off the table",
-        ),
-    },
-    "PickPlace": {
-        "train": (
-            "put the {obj} on the {goal} plate",
-            "place the {obj} onto the {goal} plate",
-            "move the {obj} to the {goal} plate",
-            "pick up the {obj} and put it on the {goal} plate",
-        ),
-    },
-    "Push": {
-        "train": (
-            "push the {obj} to the {goal} circle",
-            "slide the {obj} onto the {goal} circle",
-            "push the {obj} until it is on the {goal} circle",
-            "nudge the {obj} over to the {goal} circle",
-        ),
-    },
-    "Stack": {
-        "train": (
-            "stack the {obj} on the {goal} block",
-            "put the {obj} on top of the {goal} block",
-            "place the {obj} onto the {goal} block",
-            "pick up the {obj} and stack it on the {goal} block",
-        ),
-    },
-}
 
 
 def _in_workspace(p: np.ndarray) -> bool:
