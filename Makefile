@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 bench: setup
-	$(BIN)/manipgym bench --agent oracle --episodes 5
+	$(BIN)/manipgym bench --suite quick
 
 test: setup
 	$(BIN)/python -m pytest -q

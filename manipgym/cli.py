@@ -4,9 +4,23 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from manipgym.agents import AGENT_NAMES
 from manipgym.envs import TASK_NAMES
+
+SPLIT_NAMES = (
+    "train",
+    "test",
+    "ood_color",
+    "ood_object",
+    "ood_layout",
+    "ood_camera",
+    "ood_lighting",
+    "ood_instruction",
+)
+EVAL_SPLITS = SPLIT_NAMES[1:]
+SUITE_NAMES = ("quick", "standard", "full")
 
 ARCHITECTURES = ("qwen2_5_vl", "idefics3")  # kept in step with manipgym.agents.tiny_vlm (which loads torch)
 
@@ -53,20 +67,88 @@ def _doctor(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bench(args: argparse.Namespace) -> int:
+def _make_agent(args: argparse.Namespace):
+    """The agent the options ask for, or None after printing one line saying what is wrong."""
     from manipgym.agents import make_agent
-    from manipgym.benchmarks.episodes import run_episodes, success_table
 
     options = {"trust_remote_code": args.trust_remote_code, "device": args.device} if args.agent == "vlm" else {}
     try:
-        agent = make_agent(args.agent, checkpoint=args.checkpoint, **options)
+        return make_agent(args.agent, checkpoint=args.checkpoint, **options)
     except ValueError as err:  # unknown agent, missing or unusable checkpoint: one line, no traceback
         print(f"error: {err}", file=sys.stderr)
+        return None
+
+
+def _bench(args: argparse.Namespace) -> int:
+    import time
+
+    from manipgym.benchmarks.results import summarise
+    from manipgym.benchmarks.runner import RunConfig, run_suite
+
+    agent = _make_agent(args)
+    if agent is None:
         return 2
-    seeds = range(args.seed, args.seed + args.episodes)
-    results = run_episodes(agent, args.tasks, seeds, progress=not args.no_progress)
-    print(f"\n{agent.name} agent, seeds {seeds.start}-{seeds.stop - 1}\n")
-    print(success_table(results))
+    out = args.out or f"runs/{args.agent}-{args.suite}-{time.strftime('%Y%m%d-%H%M%S')}"
+    config = RunConfig(
+        out=out,
+        suite=args.suite,
+        tasks=args.tasks,
+        splits=args.splits,
+        episodes=args.episodes,
+        workers=args.workers,
+        resume=args.resume,
+        fresh_seeds=args.fresh_seeds,
+        fresh_seed=args.seed,
+        record=args.record,
+        agent=args.agent,
+        checkpoint=args.checkpoint,
+    )
+    try:
+        run_suite(agent, config, progress=not args.no_progress)
+    except FileExistsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            f"\ninterrupted: finished episodes are in {out}/episodes.jsonl; rerun with --resume --out {out}",
+            file=sys.stderr,
+        )
+        return 130
+    results = summarise(out)
+    print("\n" + (Path(out) / "summary.md").read_text())
+    print(f"results: {out}/results.json, {out}/summary.md, {out}/success_by_split.png")
+    return 0 if results["overall"]["episodes"] else 1
+
+
+def _report(args: argparse.Namespace) -> int:
+    from manipgym.benchmarks.results import report
+
+    try:
+        print(report(args.runs), end="")
+    except (OSError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _record(args: argparse.Namespace) -> int:
+    import gymnasium as gym
+
+    from manipgym.benchmarks.video import write_episode_video
+    from manipgym.envs.splits import variation_for
+
+    agent = _make_agent(args)
+    if agent is None:
+        return 2
+    env = gym.make(f"manipgym/{args.task}-v0", variation=variation_for(args.split))
+    obs, info = env.reset(seed=args.seed, options={"record_video": True})
+    answer = agent.act([{**obs, "ground_truth": info["ground_truth"]} if agent.needs_ground_truth else obs])[0]
+    _, _, _, _, step = env.step(answer)
+    env.close()
+    path = Path(args.out) / f"{args.task}_{args.split}_seed{args.seed}_{agent.name}.mp4"
+    write_episode_video(path, step.pop("frames"), answer, step)
+    outcome = "success" if step["success"] else f"failure ({step['failure_reason']})"
+    print(f"{path}: {outcome}")
     return 0
 
 
@@ -79,6 +161,23 @@ def _build_tiny_vlm(args: argparse.Namespace) -> int:
     out = build_tiny_vlm(args.arch, args.out, config)
     print(f"wrote a {args.arch} tiny VLM to {out}")
     return 0
+
+
+def _agent_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--agent", choices=AGENT_NAMES, default="oracle", help="agent (default oracle)")
+    parser.add_argument("--checkpoint", help="Hugging Face checkpoint directory (for --agent vlm)")
+    parser.add_argument("--device", default="auto", help="vlm device: auto (CUDA when present), cpu, cuda")
+    parser.add_argument(
+        "--trust-remote-code", action="store_true", help="allow code shipped with the checkpoint (off by default)"
+    )
+
+
+def _split_list(text: str) -> list[str]:
+    splits = [t.strip() for t in text.split(",") if t.strip()]
+    unknown = [t for t in splits if t not in SPLIT_NAMES]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown split(s) {', '.join(unknown)}; choose from {', '.join(SPLIT_NAMES)}")
+    return splits
 
 
 def _task_list(text: str) -> list[str]:
@@ -97,20 +196,41 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--size", type=int, default=224, help="frame size in pixels (default 224)")
     doctor.set_defaults(func=_doctor)
 
-    bench = sub.add_parser("bench", help="run an agent on seeded episodes and print a success table")
-    bench.add_argument("--agent", choices=AGENT_NAMES, default="oracle", help="agent (default oracle)")
-    bench.add_argument("--checkpoint", help="Hugging Face checkpoint directory (for --agent vlm)")
-    bench.add_argument("--device", default="auto", help="vlm device: auto (CUDA when present), cpu, cuda")
+    bench = sub.add_parser("bench", help="run a benchmark suite: success with 95%% CIs per task and split")
+    _agent_options(bench)
     bench.add_argument(
-        "--trust-remote-code", action="store_true", help="allow code shipped with the checkpoint (off by default)"
+        "--suite", choices=SUITE_NAMES, default="quick", help="episodes per task and split (default quick)"
     )
     bench.add_argument(
-        "--tasks", type=_task_list, default=list(TASK_NAMES), help="comma-separated tasks (default: all four)"
+        "--tasks", type=_task_list, default=list(TASK_NAMES), help="comma-separated tasks (default: all)"
     )
-    bench.add_argument("--episodes", type=int, default=5, help="episodes per task (default 5)")
-    bench.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
-    bench.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    bench.add_argument(
+        "--splits",
+        type=_split_list,
+        default=list(EVAL_SPLITS),
+        help="comma-separated splits (default: test and every ood_*)",
+    )
+    bench.add_argument("--episodes", type=int, help="episodes per task and split (overrides --suite)")
+    bench.add_argument("--workers", type=int, default=2, help="simulator worker processes (default 2)")
+    bench.add_argument("--out", help="run directory (default runs/<agent>-<suite>-<time>)")
+    bench.add_argument("--resume", action="store_true", help="continue the run in --out, skipping finished episodes")
+    bench.add_argument("--record", type=int, default=0, help="write mp4 videos of the first N episodes")
+    bench.add_argument("--fresh-seeds", action="store_true", help="draw seeds outside every manifest (see --seed)")
+    bench.add_argument("--seed", type=int, default=0, help="generator seed for --fresh-seeds (default 0)")
+    bench.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     bench.set_defaults(func=_bench)
+
+    rep = sub.add_parser("report", help="put runs side by side: success per split with 95%% CIs")
+    rep.add_argument("runs", nargs="+", help="run directories")
+    rep.set_defaults(func=_report)
+
+    record = sub.add_parser("record", help="execute one episode and write an mp4 with the prediction drawn on it")
+    _agent_options(record)
+    record.add_argument("--task", choices=TASK_NAMES, default="PickPlace", help="task (default PickPlace)")
+    record.add_argument("--split", choices=list(SPLIT_NAMES), default="test", help="split (default test)")
+    record.add_argument("--seed", type=int, default=0, help="episode seed (default 0)")
+    record.add_argument("--out", default="videos", help="output folder (default videos)")
+    record.set_defaults(func=_record)
 
     tiny = sub.add_parser("build-tiny-vlm", help="build a small random-init VLM with a locally trained tokenizer")
     tiny.add_argument("--arch", choices=ARCHITECTURES, default="qwen2_5_vl", help="architecture (default qwen2_5_vl)")

@@ -26,10 +26,23 @@ def test_doctor_fails_with_one_line_when_no_backend_works():
     assert len(errors) == 1 and errors[0].startswith("error: no headless OpenGL backend")
 
 
-def test_bench_prints_a_success_table(capsys):
-    assert main(["bench", "--agent", "oracle", "--tasks", "Lift", "--episodes", "2", "--no-progress"]) == 0
-    out = capsys.readouterr().out
-    assert "| Lift | 2 |" in out and "95% CI" in out
+def test_bench_runs_a_suite_and_prints_the_summary(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["bench", "--tasks", "Lift", "--splits", "test", "--episodes", "2", "--out", str(out), "--no-progress"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "| Lift | 100% (34%–100%) |" in printed and (out / "results.json").exists()
+    assert main(args) == 2  # the run exists: say so instead of overwriting it
+    assert "--resume" in capsys.readouterr().err
+    assert main([*args, "--resume"]) == 0
+    assert main(["report", str(out)]) == 0
+    assert "| run | test | all |" in capsys.readouterr().out
+
+
+def test_record_writes_a_video(tmp_path, capsys):
+    assert main(["record", "--agent", "oracle", "--task", "Lift", "--seed", "1", "--out", str(tmp_path)]) == 0
+    assert "success" in capsys.readouterr().out
+    assert (tmp_path / "Lift_test_seed1_oracle.mp4").stat().st_size > 10_000
 
 
 def test_bench_rejects_unknown_task(capsys):
@@ -44,8 +57,9 @@ def test_build_tiny_vlm_and_bench_it(tmp_path, capsys):
     out = tmp_path / "tiny"
     assert main(["build-tiny-vlm", "--arch", "idefics3", "--out", str(out)]) == 0
     assert (out / "model.safetensors").exists() and (out / "config.json").exists()
-    assert main(["bench", "--agent", "vlm", "--checkpoint", str(out), "--tasks", "Push", "--episodes", "1"]) == 0
-    assert "| Push | 1 | 0% |" in capsys.readouterr().out  # untrained: unparseable, scored
+    run = ["--tasks", "Push", "--splits", "test", "--episodes", "1", "--workers", "1", "--out", str(tmp_path / "run")]
+    assert main(["bench", "--agent", "vlm", "--checkpoint", str(out), *run, "--no-progress"]) == 0
+    assert "| Push | 0% (0%–79%) |" in capsys.readouterr().out  # untrained: unparseable, scored
 
 
 def test_bench_with_a_bad_checkpoint_prints_one_line(tmp_path, capsys):

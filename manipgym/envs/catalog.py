@@ -42,6 +42,9 @@ SHAPES: dict[str, Shape] = {
     "cube": Shape("cube", "box", (0.022, 0.022, 0.022), 0.022, 0.032),
     "cylinder": Shape("cylinder", "cylinder", (0.022, 0.021), 0.021, 0.022),
     "ball": Shape("ball", "ball", (0.024,), 0.024, 0.024, rolls=True),
+    # Shapes held out of training for the ood_object split:
+    "bar": Shape("bar", "box", (0.016, 0.032, 0.02), 0.02, 0.036),
+    "disc": Shape("disc", "cylinder", (0.03, 0.013), 0.013, 0.03),
 }
 
 # Instances of each shape in the scene's object pool: the target plus up to three

@@ -26,6 +26,7 @@ from manipgym.rewards.metrics import box_iou, point_in_mask
 from manipgym.rewards.terms import RewardWeights, reward_terms, trajectory_terms
 
 INSTRUCTION_MAX_CHARS = 256
+VIDEO_FRAME_EVERY = 2  # control steps per recorded frame (10 fps of a 20 Hz controller)
 ACTION_CHARSET = frozenset(string.printable)
 
 
@@ -105,12 +106,19 @@ class TabletopEnv(gym.Env):
         self._obs: dict[str, Any] | None = None
         self._truth: dict[str, Any] = {}
         self._done = True
+        self._record_video = False
 
     # --- Gymnasium API -----------------------------------------------------------------------
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         started = time.perf_counter()
+        # options: "variation" (a Variation) replaces the env's variation from this episode on;
+        # "record_video" (bool) keeps frames of the execution in step's info["frames"].
+        options = options or {}
+        if options.get("variation") is not None:
+            self.variation = options["variation"]
+        self._record_video = bool(options.get("record_video", False))
         episode = self.task.sample(self.np_random, self.variation)
         self.scene.arrange(episode.arrangement)
         if episode.arrangement.stack_base is not None:  # the goal is where the block settled
@@ -135,6 +143,14 @@ class TabletopEnv(gym.Env):
         parsed = self._parse(action)
         info: dict[str, Any] = {"parse_ok": isinstance(parsed, Answer), "parse_error": None}
         executor = Executor(self.scene, max_steps=self.max_control_steps)
+        frames = [self._obs["image"]] if self._record_video else None
+        if frames is not None:
+
+            def keep_frame() -> None:
+                if executor.steps % VIDEO_FRAME_EVERY == 0:
+                    frames.append(self.scene.render_rgb())
+
+            executor.frame_callback = keep_frame
         if isinstance(parsed, ParseFailure):
             info["parse_error"] = parsed.reason
             reason = "unparseable"
@@ -161,6 +177,8 @@ class TabletopEnv(gym.Env):
             control_steps=executor.steps,
             wall_time=WallTime(time.perf_counter() - started),
         )
+        if frames is not None:
+            info["frames"] = frames + [self._obs["image"]]
         # Users keep what they are given: never hand out the same arrays twice.
         obs = {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in self._obs.items()}
         return obs, rewards["total"], True, False, info

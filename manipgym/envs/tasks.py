@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from manipgym.envs.camera import CameraGeometry
-from manipgym.envs.catalog import COLORS, SHAPES
+from manipgym.envs.catalog import COLORS, POOL_PER_SHAPE, SHAPES
 from manipgym.envs.executor import GRIPPER_CLOSED, GRIPPER_OPEN, Executor
 from manipgym.envs.instructions import TEMPLATES
 from manipgym.envs.scene import (
@@ -76,7 +76,7 @@ class Task:
     """Base class: drawing scenes and the pick-carry-release behaviour shared by three tasks."""
 
     name = ""
-    shapes: tuple[str, ...] = ("cube", "cylinder", "ball")
+    shapes: tuple[str, ...] = ("cube", "cylinder", "ball", "bar", "disc")  # targets this task allows
     goal_word = ""  # how the instruction names the goal
     goal_radius = 0.0  # footprint of the goal when sampling positions
 
@@ -92,7 +92,7 @@ class Task:
             slot = slots.get(shape, 0)
             slots[shape] = slot + 1
             if yaw is None:
-                yaw = float(rng.uniform(-np.pi / 4, np.pi / 4)) if shape == "cube" else 0.0
+                yaw = float(rng.uniform(-np.pi / 4, np.pi / 4)) if SHAPES[shape].geom == "box" else 0.0
             return PlacedObject(shape, slot, (float(xy[0]), float(xy[1])), yaw, COLORS[color])
 
         target_shape = str(rng.choice(shapes))
@@ -114,7 +114,7 @@ class Task:
         for _ in range(n_distractors):
             for _ in range(50):
                 shape, color = str(rng.choice(variation.shapes)), str(rng.choice(variation.colors))
-                if (color, shape) not in seen:
+                if (color, shape) not in seen and slots.get(shape, 0) < POOL_PER_SHAPE:
                     break
             else:
                 continue
@@ -279,7 +279,7 @@ class PickPlace(Task):
 
 class Stack(Task):
     name = "Stack"
-    shapes = ("cube", "cylinder")
+    shapes = ("cube", "cylinder", "bar", "disc")
     goal_word = "block"
     goal_radius = STACK_BASE_HALF * 1.42
 
@@ -301,7 +301,7 @@ class Stack(Task):
 
 class Push(Task):
     name = "Push"
-    shapes = ("cube", "cylinder")
+    shapes = ("cube", "cylinder", "bar", "disc")
     goal_word = "circle"
     goal_radius = GOAL_MARKER_SIZE[0]
 
@@ -321,8 +321,8 @@ class Push(Task):
         # Discs along the corridor keep distractors out of the push's way.
         discs = [(behind + (goal - behind) * t, 0.04) for t in np.linspace(0, 1, 8)]
         discs += [(target, radius), (goal, self.goal_radius)]
-        # A cube pushed on a corner squirts sideways; it starts with a face towards its goal.
-        yaw = float(angle + rng.uniform(-0.15, 0.15)) if target_shape == "cube" else 0.0
+        # A box pushed on a corner squirts sideways; it starts with a face towards its goal.
+        yaw = float(angle + rng.uniform(-0.15, 0.15)) if SHAPES[target_shape].geom == "box" else 0.0
         return target, goal, discs, yaw
 
     def _place_goal(self, arrangement, goal_xy, goal_color, rng):
