@@ -110,6 +110,22 @@ def train_tokenizer(special_tokens: list[str], vocab_size: int, seed: int) -> To
     return tokenizer
 
 
+def _text_config(cfg: TinyVLMConfig, tokenizer: PreTrainedTokenizerFast) -> dict:
+    """The language model's sizes and token ids, shared by both architectures."""
+    return {
+        "vocab_size": len(tokenizer),
+        "hidden_size": cfg.text_hidden,
+        "intermediate_size": cfg.text_hidden * 2,
+        "num_hidden_layers": cfg.text_layers,
+        "num_attention_heads": cfg.text_heads,
+        "num_key_value_heads": max(1, cfg.text_heads // 2),
+        "max_position_embeddings": 2048,
+        "tie_word_embeddings": True,
+        "eos_token_id": tokenizer.eos_token_id,
+        "pad_token_id": tokenizer.pad_token_id,
+    }
+
+
 def _build_qwen(cfg: TinyVLMConfig):
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
@@ -150,18 +166,9 @@ def _build_qwen(cfg: TinyVLMConfig):
     section = head_dim // 2 // 4  # mrope splits the rotary half-dimension into (t, h, w)
     config = Qwen2_5_VLConfig(
         text_config={
-            "vocab_size": len(fast),
-            "hidden_size": cfg.text_hidden,
-            "intermediate_size": cfg.text_hidden * 2,
-            "num_hidden_layers": cfg.text_layers,
-            "num_attention_heads": cfg.text_heads,
-            "num_key_value_heads": max(1, cfg.text_heads // 2),
-            "max_position_embeddings": 2048,
+            **_text_config(cfg, fast),
             "rope_scaling": {"type": "mrope", "mrope_section": [head_dim // 2 - 2 * section, section, section]},
-            "tie_word_embeddings": True,
             "bos_token_id": ids["<|endoftext|>"],
-            "eos_token_id": ids["<|im_end|>"],
-            "pad_token_id": ids["<|endoftext|>"],
         },
         vision_config={
             "depth": cfg.vision_layers,
@@ -208,20 +215,7 @@ def _build_idefics3(cfg: TinyVLMConfig):
     )
     ids = {t: fast.convert_tokens_to_ids(t) for t in IDEFICS_SPECIAL}
     config = Idefics3Config(
-        text_config={
-            "model_type": "llama",
-            "vocab_size": len(fast),
-            "hidden_size": cfg.text_hidden,
-            "intermediate_size": cfg.text_hidden * 2,
-            "num_hidden_layers": cfg.text_layers,
-            "num_attention_heads": cfg.text_heads,
-            "num_key_value_heads": max(1, cfg.text_heads // 2),
-            "max_position_embeddings": 2048,
-            "tie_word_embeddings": True,
-            "bos_token_id": ids["<|begin_of_text|>"],
-            "eos_token_id": ids["<end_of_utterance>"],
-            "pad_token_id": ids["<|pad|>"],
-        },
+        text_config={"model_type": "llama", **_text_config(cfg, fast), "bos_token_id": ids["<|begin_of_text|>"]},
         vision_config={
             "hidden_size": cfg.vision_hidden,
             "intermediate_size": cfg.vision_hidden * 2,

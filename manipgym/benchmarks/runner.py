@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,6 @@ class RunConfig:
     record: int = 0
     agent: str = ""
     checkpoint: str | None = None
-    extra: dict = field(default_factory=dict)
 
     def episodes_per_cell(self) -> int:
         if self.episodes is not None:
@@ -65,15 +64,7 @@ def episode_specs(config: RunConfig) -> list[EpisodeSpec]:
 
 def finished_keys(path: Path) -> set[tuple]:
     """Keys of the episodes already in ``episodes.jsonl`` (a torn last line is ignored)."""
-    keys = set()
-    if path.exists():
-        for line in path.read_text().splitlines():
-            try:
-                row = json.loads(line)
-            except ValueError:
-                continue
-            keys.add((row["task"], row["split"], row["index"], row["seed"]))
-    return keys
+    return {(r["task"], r["split"], r["index"], r["seed"]) for r in _rows(path)}
 
 
 def _record(spec: EpisodeSpec, answer: str | None, info: dict | None, error: str | None, seconds: float) -> dict:
@@ -131,7 +122,7 @@ def run_suite(agent: Agent, config: RunConfig, progress: bool = True) -> Path:
                 answers = agent.act(observations) if observations else []
                 for (worker, _, _, _), answer in zip(ready, answers):
                     worker.send("step", answer)
-                for (worker, spec, obs, _), answer in zip(ready, answers):
+                for (worker, spec, _, _), answer in zip(ready, answers):
                     reply = worker.receive()
                     seconds = time.perf_counter() - started
                     if reply[0] == "result":
@@ -140,7 +131,7 @@ def run_suite(agent: Agent, config: RunConfig, progress: bool = True) -> Path:
                         if frames is not None:
                             from manipgym.benchmarks.video import write_episode_video
 
-                            write_episode_video(out / "videos" / _video_name(spec), frames, answer, info, obs)
+                            write_episode_video(out / "videos" / _video_name(spec), frames, answer, info)
                         rows.append(_record(spec, answer, info, None, seconds))
                     else:
                         rows.append(_record(spec, answer, None, reply[1], seconds))

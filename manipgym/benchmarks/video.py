@@ -46,7 +46,7 @@ def _label(frame: np.ndarray, success: bool, reason: str | None) -> np.ndarray:
     return out
 
 
-def write_episode_video(path: str | Path, frames: list[np.ndarray], answer_text: str, info: dict, obs=None) -> Path:
+def write_episode_video(path: str | Path, frames: list[np.ndarray], answer_text: str, info: dict) -> Path:
     """Write an h264 mp4 of ``frames`` with the parsed answer drawn on every frame and a
     success/failure card at the end. Returns the path."""
     path = Path(path)
