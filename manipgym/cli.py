@@ -189,7 +189,9 @@ def _task_list(text: str) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="manipgym", description=__doc__.strip().rstrip("."))
+    parser = argparse.ArgumentParser(
+        prog="manipgym", description="Benchmark vision-language models on simulated robot manipulation."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     doctor = sub.add_parser("doctor", help="check rendering: GL backend, versions, one frame's time")
