@@ -180,6 +180,34 @@ def _split_list(text: str) -> list[str]:
     return splits
 
 
+def _train(args: argparse.Namespace) -> int:
+    if args.stage != "sft":  # argparse restricts the choices; GRPO is not built yet
+        return 2
+    from manipgym.agents.sft import SFTRunConfig, train_sft
+
+    config = SFTRunConfig(
+        out=args.out,
+        init=args.init,
+        arch=args.arch,
+        tasks=args.tasks,
+        episodes_per_task=args.episodes_per_task,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        save_steps=args.save_steps,
+        seed=args.seed,
+        resume=args.resume,
+        device=args.device,
+    )
+    try:
+        out = train_sft(config, progress=not args.no_progress)
+    except (FileExistsError, ValueError) as err:  # an existing run or an unusable --init
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote the SFT checkpoint to {out}")
+    return 0
+
+
 def _task_list(text: str) -> list[str]:
     tasks = [t.strip() for t in text.split(",") if t.strip()]
     unknown = [t for t in tasks if t not in TASK_NAMES]
@@ -233,6 +261,27 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument("--seed", type=int, default=0, help="episode seed (default 0)")
     record.add_argument("--out", default="videos", help="output folder (default videos)")
     record.set_defaults(func=_record)
+
+    train = sub.add_parser("train", help="train a VLM in simulation (sft: warm start on oracle answers)")
+    train.add_argument("stage", choices=["sft"], help="training stage (GRPO is not built yet)")
+    train.add_argument("--out", required=True, help="output checkpoint directory")
+    train.add_argument("--init", help="checkpoint to start from (default: a fresh tiny VLM, see --arch)")
+    train.add_argument("--arch", choices=ARCHITECTURES, default="qwen2_5_vl", help="tiny VLM built without --init")
+    train.add_argument(
+        "--tasks", type=_task_list, default=list(TASK_NAMES), help="comma-separated tasks (default: all)"
+    )
+    train.add_argument(
+        "--episodes-per-task", type=int, default=250, help="train-manifest scenes per task (default 250)"
+    )
+    train.add_argument("--steps", type=int, default=500, help="optimiser steps (default 500)")
+    train.add_argument("--batch-size", type=int, default=16, help="examples per step (default 16)")
+    train.add_argument("--lr", type=float, default=1e-3, help="peak learning rate, cosine schedule (default 1e-3)")
+    train.add_argument("--save-steps", type=int, default=100, help="checkpoint every N steps (default 100)")
+    train.add_argument("--seed", type=int, default=0, help="seed of the initialisation and data order (default 0)")
+    train.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
+    train.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    train.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    train.set_defaults(func=_train)
 
     tiny = sub.add_parser("build-tiny-vlm", help="build a small random-init VLM with a locally trained tokenizer")
     tiny.add_argument("--arch", choices=ARCHITECTURES, default="qwen2_5_vl", help="architecture (default qwen2_5_vl)")

@@ -17,9 +17,9 @@ from typing import Any
 from tqdm import tqdm
 
 from manipgym.agents.base import Agent
-from manipgym.benchmarks.manifests import MANIFEST_VERSION, SUITES, fresh_seeds, manifest_seed
 from manipgym.benchmarks.workers import EpisodeSpec, Worker
 from manipgym.envs import TASK_NAMES
+from manipgym.envs.manifests import MANIFEST_VERSION, SUITES, fresh_seeds, manifest_seed
 from manipgym.envs.splits import EVAL_SPLITS
 
 EPISODES_FILE = "episodes.jsonl"

@@ -1,7 +1,7 @@
 """Fixed episode manifests: (task, split, index) -> seed, versioned and shipped in the package.
 
 Seeds are drawn once, without replacement, from a fixed generator, so no seed appears in two
-splits (nothing of ``train`` leaks into evaluation). ``python -m manipgym.benchmarks.manifests``
+splits (nothing of ``train`` leaks into evaluation). ``python -m manipgym.envs.manifests``
 rewrites the shipped file; a test checks that it is exactly what :func:`generate` gives.
 """
 
