@@ -8,20 +8,11 @@ from pathlib import Path
 
 from manipgym.agents import AGENT_NAMES
 from manipgym.envs import TASK_NAMES
+from manipgym.envs.manifests import SUITES
+from manipgym.envs.splits import EVAL_SPLITS, SPLITS
 
-SPLIT_NAMES = (
-    "train",
-    "test",
-    "ood_color",
-    "ood_object",
-    "ood_layout",
-    "ood_camera",
-    "ood_lighting",
-    "ood_instruction",
-)
-EVAL_SPLITS = SPLIT_NAMES[1:]
-SUITE_NAMES = ("quick", "standard", "full")
-
+SPLIT_NAMES = tuple(SPLITS)
+SUITE_NAMES = tuple(SUITES)
 ARCHITECTURES = ("qwen2_5_vl", "idefics3")  # kept in step with manipgym.agents.tiny_vlm (which loads torch)
 
 
@@ -181,8 +172,6 @@ def _split_list(text: str) -> list[str]:
 
 
 def _train(args: argparse.Namespace) -> int:
-    if args.stage != "sft":  # argparse restricts the choices; GRPO is not built yet
-        return 2
     from manipgym.agents.sft import SFTRunConfig, train_sft
 
     config = SFTRunConfig(

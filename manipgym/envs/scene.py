@@ -8,7 +8,7 @@ parks the rest out of view and recolours them through the model's mutable arrays
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import mujoco
 import numpy as np
@@ -64,7 +64,6 @@ class Arrangement:
     camera_target: tuple[float, float, float] = CAMERA_TARGET
     light_diffuse: tuple[float, float, float] = (0.9, 0.9, 0.9)
     table_rgb: tuple[float, float, float] = (0.82, 0.80, 0.76)
-    extra: dict = field(default_factory=dict)
 
 
 def pool_body_name(shape: str, slot: int) -> str:
