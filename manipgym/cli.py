@@ -143,15 +143,50 @@ def _record(args: argparse.Namespace) -> int:
     return 0
 
 
-def _build_tiny_vlm(args: argparse.Namespace) -> int:
-    from manipgym.agents.tiny_vlm import TinyVLMConfig, build_tiny_vlm
+def _tiny_config(args: argparse.Namespace):
+    from manipgym.agents.tiny_vlm import TinyVLMConfig
 
-    config = TinyVLMConfig(
-        text_hidden=args.text_hidden, text_layers=args.text_layers, vision_layers=args.vision_layers, seed=args.seed
+    return TinyVLMConfig(
+        text_hidden=args.text_hidden,
+        text_layers=args.text_layers,
+        vision_hidden=args.vision_hidden,
+        vision_layers=args.vision_layers,
+        merge=args.merge,
+        coord_step=args.coord_step,
+        seed=args.seed,
     )
-    out = build_tiny_vlm(args.arch, args.out, config)
+
+
+def _build_tiny_vlm(args: argparse.Namespace) -> int:
+    from manipgym.agents.tiny_vlm import build_tiny_vlm
+
+    out = build_tiny_vlm(args.arch, args.out, _tiny_config(args))
     print(f"wrote a {args.arch} tiny VLM to {out}")
     return 0
+
+
+def _tiny_options(parser: argparse.ArgumentParser, arch: bool = True, merge: int = 2, coord_step: int = 0) -> None:
+    if arch:
+        parser.add_argument(
+            "--arch", choices=ARCHITECTURES, default="qwen2_5_vl", help="architecture (default qwen2_5_vl)"
+        )
+    parser.add_argument("--text-hidden", type=int, default=128, help="text model width (default 128)")
+    parser.add_argument("--text-layers", type=int, default=2, help="text model layers (default 2)")
+    parser.add_argument("--vision-hidden", type=int, default=64, help="vision tower width (default 64)")
+    parser.add_argument("--vision-layers", type=int, default=2, help="vision tower layers (default 2)")
+    parser.add_argument(
+        "--merge",
+        type=int,
+        choices=[1, 2],
+        default=merge,
+        help=f"patches merged per side into one image token (default {merge})",
+    )
+    parser.add_argument(
+        "--coord-step",
+        type=int,
+        default=coord_step,
+        help=f"one token per multiple of N in 0..1000 (location tokens); 0: digits (default {coord_step})",
+    )
 
 
 def _agent_options(parser: argparse.ArgumentParser) -> None:
@@ -178,12 +213,15 @@ def _train(args: argparse.Namespace) -> int:
         out=args.out,
         init=args.init,
         arch=args.arch,
+        tiny=_tiny_config(args),
         tasks=args.tasks,
         episodes_per_task=args.episodes_per_task,
         steps=args.steps,
         batch_size=args.batch_size,
         learning_rate=args.lr,
         save_steps=args.save_steps,
+        eval_every=args.eval_every,
+        data_cache=args.data_cache,
         seed=args.seed,
         resume=args.resume,
         device=args.device,
@@ -195,6 +233,96 @@ def _train(args: argparse.Namespace) -> int:
         return 2
     print(f"wrote the SFT checkpoint to {out}")
     return 0
+
+
+def _train_options(parser: argparse.ArgumentParser, default_lr: float, default_steps: int) -> None:
+    """Options both training stages take."""
+    parser.add_argument("--out", required=True, help="output checkpoint directory")
+    parser.add_argument("--init", help="checkpoint to start from (default: a fresh tiny VLM, see --arch)")
+    _tiny_options(parser)
+    parser.add_argument(
+        "--tasks", type=_task_list, default=list(TASK_NAMES), help="comma-separated tasks (default: all)"
+    )
+    parser.add_argument("--steps", type=int, default=default_steps, help=f"optimiser steps (default {default_steps})")
+    parser.add_argument("--batch-size", type=int, default=16, help="examples (completions) per step (default 16)")
+    parser.add_argument("--lr", type=float, default=default_lr, help=f"peak learning rate (default {default_lr:g})")
+    parser.add_argument("--save-steps", type=int, default=100, help="checkpoint every N steps (default 100)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the initialisation and data order (default 0)")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when present, bf16), cpu, cuda")
+    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def _train_grpo(args: argparse.Namespace) -> int:
+    from manipgym.agents.grpo import GRPORunConfig, train_grpo
+    from manipgym.agents.vlm import CheckpointError
+    from manipgym.rewards import RewardWeights
+
+    try:
+        config = GRPORunConfig(
+            out=args.out,
+            init=args.init,
+            tasks=args.tasks,
+            scenes_per_task=args.scenes_per_task,
+            steps=args.steps,
+            batch_size=args.batch_size,
+            num_generations=args.num_generations,
+            learning_rate=args.lr,
+            beta=args.beta,
+            epsilon=args.epsilon,
+            epsilon_high=args.epsilon_high,
+            loss_type=args.loss_type,
+            scale_rewards=args.scale_rewards,
+            temperature=args.temperature,
+            max_completion_length=args.max_completion_length,
+            weights=RewardWeights(**dict(zip(("format", "affordance", "trajectory", "success"), args.weights))),
+            workers=args.workers,
+            save_steps=args.save_steps,
+            data_cache=args.data_cache,
+            seed=args.seed,
+            resume=args.resume,
+            device=args.device,
+        )
+        out = train_grpo(config, progress=not args.no_progress)
+    except (FileExistsError, ValueError, CheckpointError) as err:  # bad options, an existing run, a bad --init
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote the GRPO checkpoint to {out}")
+    return 0
+
+
+def _train_ground(args: argparse.Namespace) -> int:
+    from manipgym.agents.ground import GroundRunConfig, train_ground
+
+    try:
+        config = GroundRunConfig(
+            out=args.out,
+            tiny=_tiny_config(args),
+            tasks=args.tasks,
+            scenes_per_task=args.scenes_per_task,
+            steps=args.steps,
+            batch_size=args.batch_size,
+            learning_rate=args.lr,
+            data_cache=args.data_cache,
+            seed=args.seed,
+            device=args.device,
+        )
+        out = train_ground(config, progress=not args.no_progress)
+    except (FileExistsError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote the grounded checkpoint to {out} (train it further with: manipgym train sft --init {out})")
+    return 0
+
+
+def _weights(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 4:
+        raise argparse.ArgumentTypeError(f"expected four comma-separated numbers, got {text!r}")
+    return values
 
 
 def _task_list(text: str) -> list[str]:
@@ -251,33 +379,75 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument("--out", default="videos", help="output folder (default videos)")
     record.set_defaults(func=_record)
 
-    train = sub.add_parser("train", help="train a VLM in simulation (sft: warm start on oracle answers)")
-    train.add_argument("stage", choices=["sft"], help="training stage (GRPO is not built yet)")
-    train.add_argument("--out", required=True, help="output checkpoint directory")
-    train.add_argument("--init", help="checkpoint to start from (default: a fresh tiny VLM, see --arch)")
-    train.add_argument("--arch", choices=ARCHITECTURES, default="qwen2_5_vl", help="tiny VLM built without --init")
-    train.add_argument(
+    train = sub.add_parser("train", help="train a VLM in simulation: sft (oracle answers), then grpo")
+    stages = train.add_subparsers(dest="stage", required=True, metavar="{ground,sft,grpo}")
+    sft = stages.add_parser("sft", help="supervised warm start on oracle answers of train-manifest scenes")
+    _train_options(sft, default_lr=1e-3, default_steps=500)
+    sft.add_argument("--episodes-per-task", type=int, default=250, help="train-manifest scenes per task (default 250)")
+    sft.add_argument(
+        "--eval-every", type=int, default=100, help="steps between learning-curve points in curve.jsonl (0: off)"
+    )
+    sft.add_argument("--data-cache", help="folder that keeps rendered training examples for later runs")
+    sft.set_defaults(func=_train)
+
+    ground = stages.add_parser(
+        "ground", help="before sft: teach a fresh tiny Idefics3 VLM's image tokens the words and place of each patch"
+    )
+    ground.add_argument("--out", required=True, help="output checkpoint directory")
+    _tiny_options(ground, arch=False, merge=1, coord_step=10)
+    ground.add_argument(
         "--tasks", type=_task_list, default=list(TASK_NAMES), help="comma-separated tasks (default: all)"
     )
-    train.add_argument(
-        "--episodes-per-task", type=int, default=250, help="train-manifest scenes per task (default 250)"
+    ground.add_argument("--scenes-per-task", type=int, default=500, help="train-manifest scenes per task (500)")
+    ground.add_argument("--steps", type=int, default=1500, help="optimiser steps (default 1500)")
+    ground.add_argument("--batch-size", type=int, default=32, help="images per step (default 32)")
+    ground.add_argument("--lr", type=float, default=2e-3, help="peak learning rate, one-cycle (default 2e-3)")
+    ground.add_argument("--data-cache", help="folder that keeps the rendered, labelled scenes for later runs")
+    ground.add_argument("--seed", type=int, default=0, help="seed of the initialisation and batches (default 0)")
+    ground.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
+    ground.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    ground.set_defaults(func=_train_ground)
+
+    grpo = stages.add_parser("grpo", help="GRPO on rewards from executing each sampled answer in the simulator")
+    grpo.add_argument("--out", required=True, help="output checkpoint directory")
+    grpo.add_argument("--init", required=True, help="checkpoint to start from (usually a train sft output)")
+    grpo.add_argument(
+        "--tasks", type=_task_list, default=list(TASK_NAMES), help="comma-separated tasks (default: all)"
     )
-    train.add_argument("--steps", type=int, default=500, help="optimiser steps (default 500)")
-    train.add_argument("--batch-size", type=int, default=16, help="examples per step (default 16)")
-    train.add_argument("--lr", type=float, default=1e-3, help="peak learning rate, cosine schedule (default 1e-3)")
-    train.add_argument("--save-steps", type=int, default=100, help="checkpoint every N steps (default 100)")
-    train.add_argument("--seed", type=int, default=0, help="seed of the initialisation and data order (default 0)")
-    train.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
-    train.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
-    train.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    train.set_defaults(func=_train)
+    grpo.add_argument("--scenes-per-task", type=int, default=500, help="train-manifest scenes used as prompts")
+    grpo.add_argument("--steps", type=int, default=100, help="optimiser steps (default 100)")
+    grpo.add_argument(
+        "--batch-size", type=int, default=16, help="completions per step, a multiple of --num-generations (16)"
+    )
+    grpo.add_argument("--num-generations", type=int, default=4, help="answers sampled per scene, G (default 4)")
+    grpo.add_argument("--lr", type=float, default=1e-4, help="learning rate after warm-up (default 1e-4)")
+    grpo.add_argument("--beta", type=float, default=0.0, help="KL coefficient; 0 loads no reference model")
+    grpo.add_argument("--epsilon", type=float, default=0.2, help="lower clipping bound (default 0.2)")
+    grpo.add_argument("--epsilon-high", type=float, help="upper clipping bound (default: --epsilon; DAPO: 0.28)")
+    grpo.add_argument("--loss-type", choices=["grpo", "dr_grpo", "dapo", "bnpo"], default="dapo", help="(dapo)")
+    grpo.add_argument(
+        "--scale-rewards", choices=["group", "batch", "none"], default="group", help="advantage scaling (group)"
+    )
+    grpo.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default 1.0)")
+    grpo.add_argument("--max-completion-length", type=int, default=160, help="tokens per answer (default 160)")
+    grpo.add_argument(
+        "--weights",
+        type=_weights,
+        default=[0.1, 0.2, 0.2, 0.5],
+        help="format,affordance,trajectory,success reward weights (default 0.1,0.2,0.2,0.5)",
+    )
+    grpo.add_argument("--workers", type=int, default=2, help="simulator worker processes (default 2)")
+    grpo.add_argument("--save-steps", type=int, default=50, help="checkpoint every N steps (default 50)")
+    grpo.add_argument("--data-cache", help="folder that keeps rendered training scenes for later runs")
+    grpo.add_argument("--seed", type=int, default=0, help="seed of sampling and data order (default 0)")
+    grpo.add_argument("--device", default="auto", help="auto (CUDA when present, bf16), cpu, cuda")
+    grpo.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    grpo.add_argument("--no-progress", action="store_true", help="hide progress bars and step lines")
+    grpo.set_defaults(func=_train_grpo)
 
     tiny = sub.add_parser("build-tiny-vlm", help="build a small random-init VLM with a locally trained tokenizer")
-    tiny.add_argument("--arch", choices=ARCHITECTURES, default="qwen2_5_vl", help="architecture (default qwen2_5_vl)")
     tiny.add_argument("--out", required=True, help="output checkpoint directory")
-    tiny.add_argument("--text-hidden", type=int, default=128, help="text model width (default 128)")
-    tiny.add_argument("--text-layers", type=int, default=2, help="text model layers (default 2)")
-    tiny.add_argument("--vision-layers", type=int, default=2, help="vision tower layers (default 2)")
+    _tiny_options(tiny)
     tiny.add_argument("--seed", type=int, default=0, help="initialisation and tokenizer seed (default 0)")
     tiny.set_defaults(func=_build_tiny_vlm)
     return parser

@@ -68,3 +68,18 @@ def test_bench_with_a_bad_checkpoint_prints_one_line(tmp_path, capsys):
     assert err == [f"error: checkpoint directory {tmp_path / 'nope'} does not exist"]
     assert main(["bench", "--agent", "vlm"]) == 2
     assert "needs a checkpoint" in capsys.readouterr().err
+
+
+def test_train_grpo_with_bad_options_or_init_prints_one_line(tmp_path, capsys):
+    tiny = tmp_path / "tiny"
+    assert main(["build-tiny-vlm", "--out", str(tiny), "--coord-step", "10"]) == 0
+    capsys.readouterr()
+    grpo = ["train", "grpo", "--out", str(tmp_path / "g"), "--no-progress"]
+    assert main([*grpo, "--init", str(tiny), "--batch-size", "6", "--num-generations", "4"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "error: --batch-size (6) must be a multiple of --num-generations (4), which must be at least 2"
+    ]
+    assert main([*grpo, "--init", str(tmp_path / "missing")]) == 2
+    assert capsys.readouterr().err.strip() == f"error: checkpoint directory {tmp_path / 'missing'} does not exist"
+    assert main(["train", "ground", "--out", str(tmp_path / "gr"), "--coord-step", "0", "--no-progress"]) == 2
+    assert "needs location tokens" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""SFT warm start: a real (tiny) TRL run on simulator-generated oracle answers."""
+"""SFT warm start: a real (tiny) TRL run on simulator-generated oracle answers, with a learning curve."""
 
 import json
 
@@ -7,31 +7,81 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from manipgym.agents.sft import SFTRunConfig, oracle_examples, train_sft
+from manipgym.agents.curve import curve_point
+from manipgym.agents.sft import SFTRunConfig, train_sft
+from manipgym.agents.tiny_vlm import TinyVLMConfig
+from manipgym.agents.train_data import VALIDATION_INDICES, cached_examples, oracle_examples, quantize_answer
 from manipgym.agents.vlm import VLMAgent
 from manipgym.envs.manifests import load_manifest
-from manipgym.rewards import parse_answer
+from manipgym.rewards import format_answer, parse_answer
 
 
 def test_oracle_examples_come_from_the_train_manifest():
-    examples = oracle_examples(["Push"], 2, progress=False)
+    examples = oracle_examples(["Push"], [0, 1], progress=False)
     assert len(examples) == 2
     completion = examples[0]["completion"][0]["content"][0]["text"]
     assert parse_answer(completion)  # the target is a valid answer
     assert examples[0]["prompt"][0]["content"][0] == {"type": "image"}
     assert examples[0]["images"][0].size == (224, 224)
-    assert load_manifest()["episodes"]["train"]["Push"][0] not in load_manifest()["episodes"]["test"]["Push"]
+    assert examples[0]["seed"] == load_manifest()["episodes"]["train"]["Push"][0]
+    assert examples[0]["seed"] not in load_manifest()["episodes"]["test"]["Push"]
+
+
+def test_training_never_draws_validation_scenes():
+    with pytest.raises(ValueError, match="the rest validate"):
+        train_sft(SFTRunConfig(out="unused", episodes_per_task=VALIDATION_INDICES[0] + 1), progress=False)
+
+
+def test_quantized_answers_use_location_tokens_only():
+    answer = format_answer([12, 347, 996, 500], [[12, 347], [501, 504], [994, 3]], think="t")
+    quantized = parse_answer(quantize_answer(answer, 10))
+    assert quantized.affordance.tolist() == [10, 350, 990, 500]  # 1000 is out of range: the top bin is 990
+    assert quantized.trajectory.tolist() == [[10, 350], [500, 500], [990, 0]]
+    assert quantize_answer(answer, 0) == answer
+
+
+def test_examples_cache_is_reused(tmp_path):
+    first = cached_examples(tmp_path, ["Lift"], range(2), progress=False)
+    assert len(list(tmp_path.iterdir())) == 1
+    again = cached_examples(tmp_path, ["Lift"], range(2), coord_step=10, progress=False)
+    assert again["seed"] == first["seed"]
+    assert parse_answer(again[0]["completion"][0]["content"][0]["text"]).affordance.tolist()[0] % 10 == 0
+
+
+def test_curve_point_scores_position_and_counts_invalid_answers_as_misses():
+    target = format_answer([100, 100, 200, 200], [[150, 150], [300, 300], [400, 400]])
+    near = format_answer([110, 100, 210, 200], [[150, 150], [300, 300], [400, 400]])  # centre 10 units away
+    far = format_answer([500, 100, 600, 200], [[150, 150], [300, 300], [400, 400]])  # 400 units away
+    point = curve_point([near, far, "garbage"], [target] * 3)
+    assert point["format_valid"] == pytest.approx(2 / 3)
+    assert point["point_error_mean"] == pytest.approx(205.0)
+    assert point["within_40"] == pytest.approx(1 / 3)
 
 
 def test_train_sft_writes_a_loadable_checkpoint_that_changed(tmp_path):
     out = tmp_path / "sft"
-    config = SFTRunConfig(out=str(out), tasks=["Lift"], episodes_per_task=4, steps=3, batch_size=4, save_steps=2)
+    config = SFTRunConfig(
+        out=str(out),
+        arch="idefics3",
+        tiny=TinyVLMConfig(coord_step=10),
+        tasks=["Lift"],
+        episodes_per_task=4,
+        steps=3,
+        batch_size=4,
+        save_steps=2,
+        eval_every=2,
+        validation_per_task=2,
+    )
     train_sft(config, progress=False)
     before = load_file(out / "init" / "model.safetensors")
     after = load_file(out / "model.safetensors")
     assert before.keys() == after.keys()
     assert any(not torch.equal(before[k], after[k]) for k in before)
-    assert json.loads((out / "manipgym_train.json").read_text())["stage"] == "sft"
+    record = json.loads((out / "manipgym_train.json").read_text())
+    assert record["stage"] == "sft" and record["coord_step"] == 10
+    curve = [json.loads(line) for line in (out / "curve.jsonl").read_text().splitlines()]
+    assert [row["step"] for row in curve] == [2, 3]
+    assert 0 <= curve[-1]["within_40"] <= curve[-1]["format_valid"] <= 1 and curve[-1]["train_seconds"] > 0
     agent = VLMAgent(out, max_new_tokens=8)
     blank = {"image": np.zeros((224, 224, 3), np.uint8), "instruction": "lift the red cube"}
     assert isinstance(agent.act([blank])[0], str)

@@ -8,10 +8,10 @@ import pytest
 from manipgym.agents import OracleAgent, RandomAgent
 from manipgym.benchmarks.results import FAILED_DISTANCE, report, summarise
 from manipgym.benchmarks.runner import RunConfig, episode_specs, load_episodes, run_suite
-from manipgym.benchmarks.workers import EpisodeSpec, Worker
 from manipgym.envs import manifests
 from manipgym.envs.instructions import TEMPLATES
 from manipgym.envs.splits import OOD_SPLITS, SPLITS, TRAIN
+from manipgym.envs.workers import EpisodeSpec, Worker
 
 
 def test_every_held_out_value_is_absent_from_train():

@@ -2,83 +2,64 @@
 
 Scenes come from the ``train`` manifest (never from an evaluation split); each example is the
 rendered image and prompt, and the oracle's answer as the completion. Training is TRL's
-``SFTTrainer`` (prompt/completion format, so the loss covers only the answer tokens).
+``SFTTrainer`` (prompt/completion format, so the loss covers only the answer tokens). A learning
+curve of held-out point error goes to ``curve.jsonl`` (see :mod:`manipgym.agents.curve`).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field
 
-import gymnasium as gym
-from PIL import Image
-from tqdm import tqdm
-
-from manipgym.agents.oracle import OracleAgent
-from manipgym.agents.prompt import build_prompt
+from manipgym.agents import run_dir
+from manipgym.agents.tiny_vlm import TinyVLMConfig
+from manipgym.agents.train_data import VALIDATION_INDICES, cached_examples, check_training_indices
 from manipgym.envs import TASK_NAMES
-from manipgym.envs.manifests import manifest_seed
 
 
 @dataclass
 class SFTRunConfig:
-    """One SFT run. ``init`` is a checkpoint directory; without it a fresh tiny VLM is built."""
+    """One SFT run. ``init`` is a checkpoint directory; without it a fresh tiny VLM (``arch``,
+    ``tiny``) is built."""
 
     out: str
     init: str | None = None
     arch: str = "qwen2_5_vl"
+    tiny: TinyVLMConfig = field(default_factory=TinyVLMConfig)
     tasks: Sequence[str] = field(default_factory=lambda: list(TASK_NAMES))
     episodes_per_task: int = 250
     steps: int = 500
     batch_size: int = 16
     learning_rate: float = 1e-3
     save_steps: int = 100
+    eval_every: int = 100  # steps between learning-curve points; 0 turns the curve off
+    validation_per_task: int = 25
+    data_cache: str | None = None  # directory where rendered examples are kept for later runs
     seed: int = 0
     resume: bool = False
     device: str = "auto"
 
 
-def oracle_examples(tasks: Sequence[str], episodes_per_task: int, progress: bool = True) -> list[dict]:
-    """Prompt/completion examples from the first ``episodes_per_task`` train-manifest scenes."""
-    oracle, examples = OracleAgent(), []
-    for task in tasks:
-        env = gym.make(f"manipgym/{task}-v0")
-        for index in tqdm(range(episodes_per_task), desc=f"oracle answers {task}", disable=not progress):
-            obs, info = env.reset(seed=manifest_seed(task, "train", index))
-            answer = oracle.act([{**obs, "ground_truth": info["ground_truth"]}])[0]
-            content = [{"type": "image"}, {"type": "text", "text": build_prompt(obs["instruction"])}]
-            examples.append(
-                {
-                    "images": [Image.fromarray(obs["image"])],
-                    "prompt": [{"role": "user", "content": content}],
-                    "completion": [{"role": "assistant", "content": [{"type": "text", "text": answer}]}],
-                }
-            )
-        env.close()
-    return examples
-
-
-def train_sft(config: SFTRunConfig, progress: bool = True) -> Path:
+def train_sft(config: SFTRunConfig, progress: bool = True):
     """Run SFT and write a Hugging Face checkpoint (model, processor) to ``config.out``."""
-    from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
-    from manipgym.agents.tiny_vlm import TinyVLMConfig, build_tiny_vlm
+    from manipgym.agents.curve import PointErrorCurve
     from manipgym.agents.vlm import VLMAgent
 
-    out = Path(config.out)
-    checkpoints = out / "checkpoints"
-    if (out / "config.json").exists() and not config.resume:
-        raise FileExistsError(f"{out} already holds a model: pass --resume to continue, or choose another --out")
-    init = config.init
-    if init is None:
-        init = str(build_tiny_vlm(config.arch, out / "init", TinyVLMConfig(seed=config.seed)))
+    check_training_indices(range(config.episodes_per_task))
+    out = run_dir.prepare(config.out, config.resume)
+    init = run_dir.initial_checkpoint(out, config.init, config.arch, config.tiny)
+    coord_step = run_dir.coord_step_of(init)
     agent = VLMAgent(init, device=config.device)
-    dataset = Dataset.from_list(oracle_examples(config.tasks, config.episodes_per_task, progress))
+    dataset = cached_examples(config.data_cache, config.tasks, range(config.episodes_per_task), coord_step, progress)
+    callbacks = []
+    if config.eval_every > 0:
+        validation = VALIDATION_INDICES[: config.validation_per_task]
+        held_out = cached_examples(config.data_cache, config.tasks, validation, coord_step, progress)
+        callbacks.append(PointErrorCurve(held_out, agent.processor, out / "curve.jsonl", config.eval_every))
     args = SFTConfig(
-        output_dir=str(checkpoints),
+        output_dir=str(out / "checkpoints"),
         max_steps=config.steps,
         per_device_train_batch_size=config.batch_size,
         learning_rate=config.learning_rate,
@@ -95,10 +76,14 @@ def train_sft(config: SFTRunConfig, progress: bool = True) -> Path:
         max_length=None,  # never cut the image tokens
         disable_tqdm=not progress,
     )
-    trainer = SFTTrainer(model=agent.model, args=args, train_dataset=dataset, processing_class=agent.processor)
-    last = max(checkpoints.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]), default=None)
-    trainer.train(resume_from_checkpoint=str(last) if config.resume and last else None)
-    trainer.save_model(str(out))
-    agent.processor.save_pretrained(str(out))
-    (out / "manipgym_train.json").write_text(json.dumps({"stage": "sft", **asdict(config)}, indent=2) + "\n")
-    return out
+    columns = ["images", "prompt", "completion"]
+    trainer = SFTTrainer(
+        model=agent.model,
+        args=args,
+        train_dataset=dataset.select_columns(columns),
+        processing_class=agent.processor,
+        callbacks=callbacks,
+    )
+    last = run_dir.last_checkpoint(out)
+    trainer.train(resume_from_checkpoint=last if config.resume else None)
+    return run_dir.finish(trainer, agent.processor, out, "sft", config, coord_step)

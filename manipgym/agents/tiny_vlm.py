@@ -72,8 +72,20 @@ class TinyVLMConfig:
     vision_layers: int = 2
     vision_heads: int = 2
     image_size: int = 224
+    merge: int = 2  # image patches merged per side into one token (Qwen spatial merge, Idefics3 scale factor)
+    coord_step: int = 0  # > 0: one token per multiple of coord_step in 0..1000 (location tokens); 0: digits
     vocab_size: int = 1024
     seed: int = 0
+
+    def __post_init__(self):
+        if self.merge not in (1, 2) or self.coord_step < 0 or (self.coord_step and 1000 % self.coord_step):
+            raise ValueError(f"merge must be 1 or 2 and coord_step divide 1000: {self}")
+
+
+def coordinate_tokens(coord_step: int) -> list[str]:
+    """The location tokens: each multiple of ``coord_step`` in 0..1000, spelt as the number itself,
+    so that decoded answers stay plain JSON that :func:`~manipgym.rewards.parse_answer` reads."""
+    return [str(value) for value in range(0, 1001, coord_step)] if coord_step else []
 
 
 def tokenizer_corpus(rng: np.random.Generator, answers: int = 3000) -> list[str]:
@@ -94,7 +106,7 @@ def tokenizer_corpus(rng: np.random.Generator, answers: int = 3000) -> list[str]
     return texts
 
 
-def train_tokenizer(special_tokens: list[str], vocab_size: int, seed: int) -> Tokenizer:
+def train_tokenizer(special_tokens: list[str], vocab_size: int, seed: int, coord_step: int = 0) -> Tokenizer:
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
         [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False)]
@@ -107,6 +119,9 @@ def train_tokenizer(special_tokens: list[str], vocab_size: int, seed: int) -> To
         show_progress=False,
     )
     tokenizer.train_from_iterator(tokenizer_corpus(np.random.default_rng(seed)), trainer)
+    # Added tokens are matched (longest first) before the digit split, so "350" is one token and
+    # "357" still falls back to single digits.
+    tokenizer.add_tokens(coordinate_tokens(coord_step))
     return tokenizer
 
 
@@ -133,7 +148,7 @@ def _build_qwen(cfg: TinyVLMConfig):
     from manipgym.agents.hf_compat import HAS_TORCHVISION, images_only_video_processor
 
     fast = PreTrainedTokenizerFast(
-        tokenizer_object=train_tokenizer(QWEN_SPECIAL, cfg.vocab_size, cfg.seed),
+        tokenizer_object=train_tokenizer(QWEN_SPECIAL, cfg.vocab_size, cfg.seed, cfg.coord_step),
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",
         chat_template=QWEN_CHAT_TEMPLATE,
@@ -141,18 +156,18 @@ def _build_qwen(cfg: TinyVLMConfig):
     ids = {t: fast.convert_tokens_to_ids(t) for t in QWEN_SPECIAL}
     pixels = cfg.image_size * cfg.image_size
     image_processor = Qwen2VLImageProcessorPil(
-        min_pixels=pixels, max_pixels=pixels, patch_size=14, merge_size=2, temporal_patch_size=2
+        min_pixels=pixels, max_pixels=pixels, patch_size=14, merge_size=cfg.merge, temporal_patch_size=2
     )
     if HAS_TORCHVISION:
         from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
 
-        video_processor = Qwen2VLVideoProcessor(patch_size=14, merge_size=2, temporal_patch_size=2)
+        video_processor = Qwen2VLVideoProcessor(patch_size=14, merge_size=cfg.merge, temporal_patch_size=2)
     else:
         video_processor = images_only_video_processor(
             {
                 "video_processor_type": "Qwen2VLVideoProcessor",
                 "patch_size": 14,
-                "merge_size": 2,
+                "merge_size": cfg.merge,
                 "temporal_patch_size": 2,
             }
         )
@@ -177,7 +192,7 @@ def _build_qwen(cfg: TinyVLMConfig):
             "num_heads": cfg.vision_heads,
             "out_hidden_size": cfg.text_hidden,
             "patch_size": 14,
-            "spatial_merge_size": 2,
+            "spatial_merge_size": cfg.merge,
             "temporal_patch_size": 2,
             "window_size": 112,
             "fullatt_block_indexes": [cfg.vision_layers - 1],
@@ -197,13 +212,13 @@ def _build_idefics3(cfg: TinyVLMConfig):
     from transformers.models.idefics3.image_processing_pil_idefics3 import Idefics3ImageProcessorPil
 
     fast = PreTrainedTokenizerFast(
-        tokenizer_object=train_tokenizer(IDEFICS_SPECIAL, cfg.vocab_size, cfg.seed),
+        tokenizer_object=train_tokenizer(IDEFICS_SPECIAL, cfg.vocab_size, cfg.seed, cfg.coord_step),
         bos_token="<|begin_of_text|>",
         eos_token="<end_of_utterance>",
         pad_token="<|pad|>",
         chat_template=IDEFICS_CHAT_TEMPLATE,
     )
-    patch, scale = 16, 2
+    patch, scale = 16, cfg.merge
     image_seq_len = (cfg.image_size // patch) ** 2 // scale**2
     image_processor = Idefics3ImageProcessorPil(
         do_image_splitting=False,

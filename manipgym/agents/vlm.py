@@ -103,11 +103,22 @@ class VLMAgent:
         ).to(self.device)
         self.model.eval()
         self._check_processor_matches(checkpoint_dir)
+        self._set_decoding(temperature, top_p, max_new_tokens, batch_size, prompt_template)
+        torch.manual_seed(seed)
+
+    @classmethod
+    def from_model(cls, model, processor, max_new_tokens: int = 256, batch_size: int = 8) -> VLMAgent:
+        """Greedy answers from a model already in memory (e.g. one a trainer is training)."""
+        agent = cls.__new__(cls)
+        agent.model, agent.processor, agent.device = model, processor, next(model.parameters()).device
+        agent._set_decoding(0.0, 1.0, max_new_tokens, batch_size, DEFAULT_TEMPLATE)
+        return agent
+
+    def _set_decoding(self, temperature, top_p, max_new_tokens, batch_size, prompt_template) -> None:
         self.processor.tokenizer.padding_side = "left"  # generation continues from the right
         self.temperature, self.top_p = temperature, top_p
         self.max_new_tokens, self.batch_size = max_new_tokens, batch_size
         self.prompt_template = prompt_template
-        torch.manual_seed(seed)
 
     def _check_processor_matches(self, checkpoint_dir) -> None:
         tokenizer = getattr(self.processor, "tokenizer", None)

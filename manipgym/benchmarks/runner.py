@@ -17,10 +17,10 @@ from typing import Any
 from tqdm import tqdm
 
 from manipgym.agents.base import Agent
-from manipgym.benchmarks.workers import EpisodeSpec, Worker
 from manipgym.envs import TASK_NAMES
 from manipgym.envs.manifests import MANIFEST_VERSION, SUITES, fresh_seeds, manifest_seed
 from manipgym.envs.splits import EVAL_SPLITS
+from manipgym.envs.workers import EpisodeSpec, Worker
 
 EPISODES_FILE = "episodes.jsonl"
 

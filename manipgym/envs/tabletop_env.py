@@ -17,6 +17,7 @@ import numpy as np
 from gymnasium import spaces
 
 from manipgym.envs.camera import CameraGeometry, camera_geometry
+from manipgym.envs.catalog import COLORS
 from manipgym.envs.executor import Executor, StepBudgetExceeded
 from manipgym.envs.scene import TabletopScene
 from manipgym.envs.tasks import TASKS, Episode, Unreachable
@@ -28,6 +29,8 @@ from manipgym.rewards.terms import RewardWeights, reward_terms, trajectory_terms
 INSTRUCTION_MAX_CHARS = 256
 VIDEO_FRAME_EVERY = 2  # control steps per recorded frame (10 fps of a 20 Hz controller)
 ACTION_CHARSET = frozenset(string.printable)
+
+GOAL_BODIES = {"plate": "plate_main", "circle": "marker_main", "block": "stackbase_main"}  # goal word -> body
 
 
 @dataclass(frozen=True)
@@ -193,6 +196,25 @@ class TabletopEnv(gym.Env):
             self.scene.close()
             self.scene = None
 
+    def object_labels(self) -> tuple[np.ndarray, list[tuple[str, str]]]:
+        """What each pixel of the current frame shows, from the simulator's segmentation (free
+        labels for training a vision tower): an H×W map of indices into a list of (colour, noun)
+        pairs, e.g. ("red", "cube") or ("green", "plate"); -1 where no object or goal is seen."""
+        if self._episode is None:
+            raise RuntimeError("call reset() before object_labels()")
+        episode, model = self._episode, self.scene.sim.model
+        names = {rgb: name for name, rgb in COLORS.items()}
+        named = [(episode.target.body_name, (episode.target_color, episode.target.shape))]
+        named += [(d.body_name, (names.get(tuple(d.rgb), ""), d.shape)) for d in episode.distractors]
+        goal_body = GOAL_BODIES.get(self.task.goal_word)
+        if goal_body and episode.goal_color:
+            named.append((goal_body, (episode.goal_color, self.task.goal_word)))
+        bodies = self.scene.render_body_ids()
+        labels = np.full(bodies.shape, -1, dtype=np.int32)
+        for index, (body, _) in enumerate(named):
+            labels[bodies == model.body_name2id(body)] = index
+        return labels, [words for _, words in named]
+
     # --- internals ---------------------------------------------------------------------------
 
     def _observe(self) -> dict[str, Any]:
@@ -251,7 +273,7 @@ class TabletopEnv(gym.Env):
         bodies = scene.render_body_ids()
         model = scene.sim.model
         target_mask = bodies == model.body_name2id(episode.target.body_name)
-        goal_body = {"plate": "plate_main", "circle": "marker_main", "block": "stackbase_main"}.get(self.task.goal_word)
+        goal_body = GOAL_BODIES.get(self.task.goal_word)
         goal_mask = bodies == model.body_name2id(goal_body) if goal_body else None
         target_pos = scene.body_pos(episode.target.body_name)
         box = self._mask_box(target_mask)

@@ -1,8 +1,9 @@
 """Simulator worker processes: each owns its envs and runs reset/step on request.
 
-The agent stays in the main process (a model is loaded once and batches across workers);
-workers only simulate. Processes are started with ``spawn`` so that no GL context, torch thread
-pool or open file is inherited.
+The agent (or the trainer) stays in the main process (a model is loaded once and batches across
+workers); workers only simulate. The benchmark runner resets, asks the agent, then steps; GRPO
+already holds its answers and sends whole episodes (:func:`execute_answers`). Processes are
+started with ``spawn`` so that no GL context, torch thread pool or open file is inherited.
 """
 
 from __future__ import annotations
@@ -32,6 +33,13 @@ def _worker_main(conn) -> None:
 
     envs: dict[str, Any] = {}
     env = None
+
+    def reset(spec: EpisodeSpec, record_video: bool = False):
+        if spec.task not in envs:  # one env per task; the split only changes the variation
+            envs[spec.task] = gym.make(f"manipgym/{spec.task}-v0").unwrapped
+        options = {"variation": variation_for(spec.split), "record_video": record_video}
+        return envs[spec.task], *envs[spec.task].reset(seed=spec.seed, options=options)
+
     while True:
         try:
             message = conn.recv()
@@ -42,15 +50,14 @@ def _worker_main(conn) -> None:
             if command == "close":
                 break
             if command == "reset":
-                spec, record_video = message[1], message[2]
-                if spec.task not in envs:  # one env per task; the split only changes the variation
-                    envs[spec.task] = gym.make(f"manipgym/{spec.task}-v0").unwrapped
-                env = envs[spec.task]
-                options = {"variation": variation_for(spec.split), "record_video": record_video}
-                obs, info = env.reset(seed=spec.seed, options=options)
+                env, obs, info = reset(message[1], record_video=message[2])
                 conn.send(("obs", obs, info))
             elif command == "step":
                 _, _, _, _, info = env.step(message[1])
+                conn.send(("result", info))
+            elif command == "episode":  # reset to the spec's scene and execute a given answer
+                env, _, _ = reset(message[1])
+                _, _, _, _, info = env.step(message[2])
                 conn.send(("result", info))
             elif command == "crash":  # used by tests: die without a word, as a segfault would
                 import os
@@ -107,3 +114,17 @@ class Worker:
             self.process.kill()
             self.process.join()
         self.conn.close()
+
+
+def execute_answers(workers: list[Worker], jobs: list[tuple[EpisodeSpec, str]]) -> list[dict | str]:
+    """Execute each (scene, answer) job on the workers; the env's ``info`` per job, or a string
+    saying why the episode erred. Results come back in the order of ``jobs``."""
+    results: list[dict | str] = [""] * len(jobs)
+    for start in range(0, len(jobs), len(workers)):
+        batch = list(enumerate(jobs[start : start + len(workers)], start))
+        for worker, (_, (spec, answer)) in zip(workers, batch):
+            worker.send("episode", spec, answer)
+        for worker, (index, _) in zip(workers, batch):
+            reply = worker.receive()
+            results[index] = reply[1] if reply[0] == "result" else f"{reply[0]}: {reply[1]}"
+    return results

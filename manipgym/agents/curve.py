@@ -1,0 +1,90 @@
+"""Learning curves: does the model learn *where* things are, not only the answer's format?
+
+Every ``every`` optimiser steps the model answers the validation scenes greedily, and one line goes
+to ``curve.jsonl``: training time so far (evaluation excluded), step, format-valid rate, mean and
+median affordance point error (0–1000 units, box centre vs the oracle's) and the within-40-units
+rate. Validation scenes are train-manifest scenes that training never uses
+(:data:`~manipgym.agents.train_data.VALIDATION_INDICES`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from transformers import TrainerCallback
+
+from manipgym.rewards import parse_answer
+
+WITHIN = 40.0  # units of 0–1000: about a small object's half-width in the default camera
+
+
+def point_errors(answers: Sequence[str], oracle_answers: Sequence[str]) -> tuple[np.ndarray, float]:
+    """Affordance point error of each valid answer, and the fraction of answers that were valid."""
+    errors = []
+    for answer, oracle_answer in zip(answers, oracle_answers):
+        parsed, target = parse_answer(answer), parse_answer(oracle_answer)
+        if parsed:
+            errors.append(float(np.linalg.norm(parsed.affordance_point - target.affordance_point)))
+    return np.asarray(errors), len(errors) / max(1, len(answers))
+
+
+def curve_point(answers: Sequence[str], oracle_answers: Sequence[str]) -> dict[str, float]:
+    errors, valid = point_errors(answers, oracle_answers)
+    found = len(errors) > 0
+    return {
+        "format_valid": valid,
+        "point_error_mean": float(errors.mean()) if found else float("nan"),
+        "point_error_median": float(np.median(errors)) if found else float("nan"),
+        "within_40": float((errors <= WITHIN).sum() / max(1, len(answers))),  # invalid answers count as misses
+    }
+
+
+class PointErrorCurve(TrainerCallback):
+    """Appends a point of the learning curve to ``path`` every ``every`` steps (and at the end)."""
+
+    def __init__(self, validation, processor, path: str | Path, every: int, batch_size: int = 32):
+        self.observations = [
+            {"image": np.asarray(example["images"][0]), "instruction": example["instruction"]}
+            for example in validation
+        ]
+        self.oracle_answers = [example["oracle_answer"] for example in validation]
+        self.processor, self.path, self.every, self.batch_size = processor, Path(path), every, batch_size
+        self.train_seconds, self._since = _train_seconds_so_far(self.path), None
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self._since = time.perf_counter()
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        if self._since is not None:
+            self.train_seconds += time.perf_counter() - self._since
+        if state.global_step % self.every == 0 or state.global_step == state.max_steps:
+            self.record(model, state.global_step)
+
+    def record(self, model, step: int) -> dict:
+        from manipgym.agents.vlm import VLMAgent
+
+        was_training = model.training
+        model.eval()
+        agent = VLMAgent.from_model(model, self.processor, max_new_tokens=128, batch_size=self.batch_size)
+        point = {"step": step, "train_seconds": round(self.train_seconds, 1)}
+        point |= curve_point(agent.act(self.observations), self.oracle_answers)
+        model.train(was_training)
+        with self.path.open("a") as f:
+            f.write(json.dumps(point) + "\n")
+        return point
+
+
+
+def _train_seconds_so_far(path: Path) -> float:
+    """Where a resumed run's clock starts: the last curve point's training time."""
+    if not path.exists():
+        return 0.0
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    try:
+        return float(json.loads(lines[-1])["train_seconds"]) if lines else 0.0
+    except (ValueError, KeyError):
+        return 0.0

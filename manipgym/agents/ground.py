@@ -1,0 +1,182 @@
+"""Grounded vision pretraining: teach a tiny VLM's image tokens to *say* what and where they show.
+
+Why: trained only on answers, a tiny VLM learns the answer's format long before it learns where
+objects are (REFERENCE.md §4). The simulator labels every pixel for free, so before SFT each
+image token is trained to predict, through the language model's own (tied) word embeddings, four
+words about its patch: the colour and noun of the object it shows ("red", "cube"; "table" where
+none), and its column and row as location tokens ("350", "420"). Afterwards an image token of
+the red cube carries the embeddings of " red", " cube" and of its coordinates, so the language
+model can find it by matching the instruction's words and copy its position into the answer.
+
+The four per-patch predictions use small linear heads on top of the image tokens (dropped after
+this stage); the loss trains the vision tower, the connector and the word embeddings. The result
+is a full Hugging Face checkpoint for ``manipgym train sft --init``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from manipgym.agents import run_dir
+from manipgym.agents.tiny_vlm import TinyVLMConfig
+from manipgym.agents.train_data import check_training_indices
+from manipgym.envs import TASK_NAMES
+from manipgym.envs.manifests import manifest_seed
+
+IGNORE = -100
+BACKGROUND_WORD = "table"
+MIN_COVER = 0.2  # a patch shows an object when the object covers at least this share of it
+HEADS = ("colour", "noun", "column", "row")
+
+
+@dataclass
+class GroundRunConfig:
+    """One grounding run on a fresh tiny Idefics3 VLM (``tiny``; location tokens required).
+
+    Idefics3, because its vision tower adds learned absolute position embeddings and keeps the
+    image tokens in row-major patch order; Qwen2.5-VL's window attention reorders them."""
+
+    out: str
+    tiny: TinyVLMConfig = field(default_factory=lambda: TinyVLMConfig(merge=1, coord_step=10))
+    tasks: Sequence[str] = field(default_factory=lambda: list(TASK_NAMES))
+    scenes_per_task: int = 500
+    steps: int = 1500
+    batch_size: int = 32
+    learning_rate: float = 2e-3
+    data_cache: str | None = None
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self):
+        if self.tiny.coord_step <= 0:
+            raise ValueError("grounding needs location tokens: pass --coord-step (e.g. 10)")
+
+
+def labelled_scenes(tasks: Sequence[str], scenes_per_task: int, cache_dir: str | None, progress: bool = True):
+    """Images and per-pixel object labels of train-manifest scenes: (N×H×W×3 uint8, N×H×W int16
+    indices into ``words``, ``words``: (colour, noun) pairs)."""
+    check_training_indices(range(scenes_per_task))
+    path = Path(cache_dir) / f"labels-{'-'.join(tasks)}-{scenes_per_task}.npz" if cache_dir else None
+    if path is not None and path.exists():
+        data = np.load(path, allow_pickle=False)
+        return data["images"], data["labels"], [tuple(w) for w in json.loads(str(data["words"]))]
+    images, labels, vocabulary = [], [], {}
+    for task in tasks:
+        env = gym.make(f"manipgym/{task}-v0").unwrapped
+        for index in tqdm(range(scenes_per_task), desc=f"labelled scenes {task}", disable=not progress):
+            obs, _ = env.reset(seed=manifest_seed(task, "train", index))
+            local, names = env.object_labels()
+            remap = np.array([vocabulary.setdefault(words, len(vocabulary)) for words in names] + [-1], np.int16)
+            images.append(obs["image"])
+            labels.append(remap[local])  # -1 indexes the appended -1: background stays -1
+        env.close()
+    words = sorted(vocabulary, key=vocabulary.get)
+    result = np.stack(images), np.stack(labels), words
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, images=result[0], labels=result[1], words=json.dumps(words))
+    return result
+
+
+def patch_targets(labels: np.ndarray, words: list[tuple[str, str]], grid: int, token_of, coord_step: int) -> np.ndarray:
+    """Per-patch token ids (N × grid² × 4: colour, noun, column, row) for row-major patches."""
+    n, h, w = labels.shape
+    ph, pw = h // grid, w // grid
+    patches = labels[:, : ph * grid, : pw * grid].reshape(n, grid, ph, grid, pw).transpose(0, 1, 3, 2, 4)
+    patches = patches.reshape(n, grid * grid, ph * pw)
+    word_ids = np.array([[token_of(c), token_of(s)] for c, s in words] + [[token_of(BACKGROUND_WORD)] * 2])
+    shown = np.full((n, grid * grid), len(words))  # the background row of word_ids unless an object shows
+    for i in range(n):  # the object covering most of each patch, if it covers at least MIN_COVER
+        best = np.zeros(grid * grid)
+        for k in np.unique(labels[i][labels[i] >= 0]):
+            cover = (patches[i] == k).mean(axis=1)
+            wins = (cover >= MIN_COVER) & (cover > best)
+            shown[i, wins], best[wins] = k, cover[wins]
+    centres = (np.arange(grid) + 0.5) / grid * 1000
+    snapped = np.minimum(np.round(centres / coord_step) * coord_step, 1000 - coord_step).astype(int)
+    location = np.array([token_of(str(v)) for v in snapped])
+    rows, cols = np.divmod(np.arange(grid * grid), grid)
+    targets = np.empty((n, grid * grid, 4), np.int64)
+    targets[..., :2] = word_ids[shown]
+    targets[..., 2] = location[cols]
+    targets[..., 3] = location[rows]
+    return targets
+
+
+def _token_lookup(tokenizer):
+    """Word -> token id as the word appears inside text (after a space); coordinates as they are.
+    Words that are not a single token are ignored by the loss."""
+
+    def token_of(word: str) -> int:
+        ids = tokenizer.encode(word if word.isdigit() else f" {word}", add_special_tokens=False)
+        return ids[0] if len(ids) == 1 else IGNORE
+
+    return token_of
+
+
+def train_ground(config: GroundRunConfig, progress: bool = True) -> Path:
+    """Pretrain the image tokens of a fresh tiny VLM on per-patch words; write a full checkpoint."""
+    from manipgym.agents.vlm import VLMAgent
+
+    out = run_dir.prepare(config.out, resume=False)
+    torch.manual_seed(config.seed)
+    agent = VLMAgent(run_dir.initial_checkpoint(out, None, "idefics3", config.tiny), device=config.device)
+    model, processor = agent.model, agent.processor
+    images, labels, words = labelled_scenes(config.tasks, config.scenes_per_task, config.data_cache, progress)
+    with torch.no_grad():
+        probe = model.get_image_features(**processor.image_processor([[images[0]]], return_tensors="pt"))
+    grid = int(round(probe.pooler_output[0].shape[0] ** 0.5))
+    token_of = _token_lookup(processor.tokenizer)
+    targets = torch.from_numpy(patch_targets(labels, words, grid, token_of, config.tiny.coord_step))
+    background = token_of(BACKGROUND_WORD)
+    hidden = model.get_input_embeddings().weight.shape[1]
+    heads = torch.nn.ModuleList(torch.nn.Linear(hidden, hidden) for _ in HEADS).to(agent.device)
+    params = list(model.parameters()) + list(heads.parameters())
+    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.01)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.learning_rate, total_steps=config.steps)
+    generator = np.random.default_rng(config.seed)
+    model.train()
+    log = (out / "ground_log.jsonl").open("w")
+    started = time.perf_counter()
+    for step in tqdm(range(1, config.steps + 1), desc="grounding", disable=not progress):
+        batch = generator.choice(len(images), size=config.batch_size, replace=False)
+        pixels = processor.image_processor([[images[i]] for i in batch], return_tensors="pt").to(agent.device)
+        tokens = torch.stack(model.get_image_features(**pixels).pooler_output)  # B × grid² × hidden
+        embeddings = model.get_input_embeddings().weight
+        batch_targets = targets[batch].to(agent.device)
+        on_object = batch_targets[..., 1] != background  # accuracy is reported on patches that show objects
+        losses, accuracies = [], []
+        for k, head in enumerate(heads):
+            logits = head(tokens) @ embeddings.T
+            target = batch_targets[..., k]
+            losses.append(F.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=IGNORE))
+            hits = (logits.argmax(-1) == target) & on_object
+            accuracies.append(hits.sum().item() / max(1, on_object.sum().item()))
+        loss = sum(losses) / len(losses)
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        schedule.step()
+        if step == 1 or step % 50 == 0 or step == config.steps:
+            row = {"step": step, "seconds": round(time.perf_counter() - started, 1), "loss": round(loss.item(), 4)}
+            row |= {f"{name}_accuracy_on_objects": round(a, 4) for name, a in zip(HEADS, accuracies)}
+            log.write(json.dumps(row) + "\n")
+            log.flush()
+    log.close()
+    model.eval()
+    model.save_pretrained(out, safe_serialization=True)
+    processor.save_pretrained(out)
+    record = {"stage": "ground", "coord_step": config.tiny.coord_step, **asdict(config)}
+    (out / "manipgym_train.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
+    return out

@@ -1,0 +1,202 @@
+"""GRPO on executed rewards: TRL's ``GRPOTrainer`` with the simulator as the reward model.
+
+Each prompt is a ``train``-manifest scene (task, seed). TRL samples G answers per prompt; every
+answer is executed from that same seed in a pool of simulator worker processes, and the
+episode's reward terms (format, affordance, trajectory, success: :mod:`manipgym.rewards`) become
+four reward functions whose weighted sum TRL turns into group-relative advantages. One episode
+per answer serves all four functions (:class:`SimulatorRewards` keeps the batch's outcomes).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+from transformers import TrainerCallback
+
+from manipgym.agents import run_dir
+from manipgym.agents.train_data import cached_examples, check_training_indices
+from manipgym.envs import TASK_NAMES
+from manipgym.envs.workers import EpisodeSpec, Worker, execute_answers
+from manipgym.rewards import RewardWeights
+
+REWARD_TERMS = ("format", "affordance", "trajectory", "success")
+LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo")
+SCALE_REWARDS = ("group", "batch", "none")
+
+
+@dataclass
+class GRPORunConfig:
+    """One GRPO run. ``batch_size`` counts completions per step: ``batch_size / num_generations``
+    scenes, each answered ``num_generations`` times."""
+
+    out: str
+    init: str
+    tasks: Sequence[str] = field(default_factory=lambda: list(TASK_NAMES))
+    scenes_per_task: int = 500
+    steps: int = 100
+    batch_size: int = 16
+    num_generations: int = 4
+    learning_rate: float = 1e-4
+    beta: float = 0.0
+    epsilon: float = 0.2
+    epsilon_high: float | None = None
+    loss_type: str = "dapo"
+    scale_rewards: str = "group"
+    temperature: float = 1.0
+    max_completion_length: int = 160
+    weights: RewardWeights = field(default_factory=RewardWeights)
+    workers: int = 2
+    save_steps: int = 50
+    data_cache: str | None = None
+    seed: int = 0
+    resume: bool = False
+    device: str = "auto"
+
+    def __post_init__(self):
+        if self.num_generations < 2 or self.batch_size % self.num_generations:
+            raise ValueError(
+                f"--batch-size ({self.batch_size}) must be a multiple of --num-generations "
+                f"({self.num_generations}), which must be at least 2"
+            )
+        if self.loss_type not in LOSS_TYPES or self.scale_rewards not in SCALE_REWARDS:
+            raise ValueError(f"loss_type must be one of {LOSS_TYPES} and scale_rewards one of {SCALE_REWARDS}")
+
+
+def completion_text(completion) -> str:
+    """The text of one TRL completion (conversational: a list of messages; or a plain string)."""
+    if isinstance(completion, str):
+        return completion
+    content = completion[-1]["content"]
+    if isinstance(content, str):
+        return content
+    return "".join(part.get("text", "") for part in content if part.get("type") == "text")
+
+
+class SimulatorRewards:
+    """Executes each answer once and serves its reward terms to the four reward functions.
+
+    TRL calls every reward function with the same batch; the first call executes the batch's
+    episodes in the worker pool, later calls read the stored outcomes. An episode that errs (a
+    worker died) scores 0 on every term.
+    """
+
+    def __init__(self, workers: list[Worker]):
+        self.workers = workers
+        self._outcomes: dict[tuple, dict[str, float]] = {}
+        self.episodes = 0
+
+    def terms(self, completions, task: Sequence[str], seed: Sequence[int]) -> list[dict[str, float]]:
+        keys = [(t, int(s), completion_text(c)) for c, t, s in zip(completions, task, seed)]
+        missing = list(dict.fromkeys(k for k in keys if k not in self._outcomes))
+        if missing:
+            self._outcomes = {k: v for k, v in self._outcomes.items() if k in set(keys)}  # keep one batch only
+            jobs = [(EpisodeSpec(t, "train", -1, s), text) for t, s, text in missing]
+            for key, info in zip(missing, execute_answers(self.workers, jobs)):
+                self._outcomes[key] = info["rewards"] if isinstance(info, dict) else dict.fromkeys(REWARD_TERMS, 0.0)
+            self.episodes += len(missing)
+        return [self._outcomes[k] for k in keys]
+
+    def reward_functions(self) -> list:
+        """One TRL reward function per term, named after it (TRL logs ``rewards/<name>/mean``)."""
+
+        def make(term: str):
+            def reward(prompts, completions, task, seed, **_) -> list[float]:
+                return [float(t[term]) for t in self.terms(completions, task, seed)]
+
+            reward.__name__ = term
+            return reward
+
+        return [make(term) for term in REWARD_TERMS]
+
+
+class StepLog(TrainerCallback):
+    """Writes each step's means (reward terms, success and format rates, KL, completion length)
+    to ``log.jsonl`` and a one-line summary to the console."""
+
+    def __init__(self, path: Path, progress: bool):
+        self.path, self.progress = path, progress
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not logs or "reward" not in logs:
+            return
+        row = {"step": state.global_step, "reward": logs["reward"]}
+        for term in REWARD_TERMS:
+            row[term] = logs.get(f"rewards/{term}/mean")
+        row["success_rate"], row["format_rate"] = row["success"], row["format"]
+        row["kl"] = logs.get("kl")
+        row["completion_length"] = logs.get("completions/mean_length")
+        row["reward_std"] = logs.get("reward_std")
+        with self.path.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+        if self.progress:
+            shown = {k: v for k, v in row.items() if isinstance(v, float) and math.isfinite(v)}
+            tqdm.write(f"step {row['step']}: " + " ".join(f"{k}={v:.3f}" for k, v in shown.items()))
+
+
+def grpo_dataset(config: GRPORunConfig, progress: bool):
+    """Prompts (image + instruction) of the run's train-manifest scenes, with task and seed columns
+    that reach the reward functions."""
+    indices = range(config.scenes_per_task)
+    check_training_indices(indices)
+    dataset = cached_examples(config.data_cache, config.tasks, indices, 0, progress)
+    return dataset.select_columns(["prompt", "images", "task", "seed"])
+
+
+def train_grpo(config: GRPORunConfig, progress: bool = True) -> Path:
+    """Run GRPO from ``config.init`` and write a Hugging Face checkpoint to ``config.out``."""
+    from trl import GRPOConfig, GRPOTrainer
+
+    from manipgym.agents.vlm import VLMAgent
+
+    out = run_dir.prepare(config.out, config.resume)
+    agent = VLMAgent(config.init, device=config.device)
+    dataset = grpo_dataset(config, progress)
+    weights = config.weights
+    args = GRPOConfig(
+        output_dir=str(out / "checkpoints"),
+        max_steps=config.steps,
+        per_device_train_batch_size=config.batch_size,
+        num_generations=config.num_generations,
+        learning_rate=config.learning_rate,
+        lr_scheduler_type="constant_with_warmup",
+        warmup_steps=min(10, config.steps // 10),
+        beta=config.beta,
+        epsilon=config.epsilon,
+        epsilon_high=config.epsilon_high,
+        loss_type=config.loss_type,
+        scale_rewards=config.scale_rewards,
+        temperature=config.temperature,
+        max_completion_length=config.max_completion_length,
+        reward_weights=[getattr(weights, term) for term in REWARD_TERMS],
+        logging_steps=1,
+        save_strategy="steps",
+        save_steps=config.save_steps,
+        save_total_limit=2,
+        seed=config.seed,
+        use_cpu=agent.device.type == "cpu",
+        bf16=agent.device.type == "cuda",
+        report_to=[],
+        disable_tqdm=not progress,
+    )
+    workers = [Worker() for _ in range(max(1, config.workers))]
+    try:
+        rewards = SimulatorRewards(workers)
+        trainer = GRPOTrainer(
+            model=agent.model,
+            reward_funcs=rewards.reward_functions(),
+            args=args,
+            train_dataset=dataset,
+            processing_class=agent.processor,
+            callbacks=[StepLog(out / "log.jsonl", progress)],
+        )
+        last = run_dir.last_checkpoint(out)
+        trainer.train(resume_from_checkpoint=last if config.resume else None)
+    finally:
+        for worker in workers:
+            worker.close()
+    return run_dir.finish(trainer, agent.processor, out, "grpo", config, run_dir.coord_step_of(config.init))

@@ -1,0 +1,57 @@
+"""The output directory of a training run (SFT or GRPO), shared by both trainers.
+
+Layout: the final Hugging Face checkpoint at the top (``config.json``, ``model.safetensors``,
+processor files), ``checkpoints/checkpoint-N`` written during training (what ``--resume`` continues
+from), ``manipgym_train.json`` (the run's configuration), and the logs (``curve.jsonl``,
+``log.jsonl``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from manipgym.agents.tiny_vlm import TinyVLMConfig, build_tiny_vlm
+
+
+def prepare(out: str | Path, resume: bool) -> Path:
+    """The output directory; refuses to overwrite a finished run unless resuming."""
+    out = Path(out)
+    if (out / "config.json").exists() and not resume:
+        raise FileExistsError(f"{out} already holds a model: pass --resume to continue, or choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def initial_checkpoint(out: Path, init: str | None, arch: str, tiny: TinyVLMConfig) -> str:
+    """``init`` if given, else a fresh tiny VLM built (once) under ``out/init``."""
+    if init is not None:
+        return init
+    if not (out / "init" / "config.json").exists():
+        build_tiny_vlm(arch, out / "init", tiny)
+    return str(out / "init")
+
+
+def coord_step_of(checkpoint: str | Path) -> int:
+    """The location-token step of a manipgym-built checkpoint (0: digits, or not built by manipgym)."""
+    for name in ("manipgym_train.json", "manipgym.json"):  # a trained run's record, or build_tiny_vlm's
+        path = Path(checkpoint) / name
+        if path.exists():
+            return int(json.loads(path.read_text()).get("coord_step", 0))
+    return 0
+
+
+def last_checkpoint(out: Path) -> str | None:
+    """The newest ``checkpoints/checkpoint-N`` in ``out``, if any."""
+    found = max((out / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]), default=None)
+    return str(found) if found else None
+
+
+def finish(trainer, processor, out: Path, stage: str, config, coord_step: int) -> Path:
+    """Save the final model and processor at the top of ``out`` with the run's record."""
+    trainer.save_model(str(out))
+    processor.save_pretrained(str(out))
+    record = {"stage": stage, "coord_step": coord_step, **asdict(config)}
+    (out / "manipgym_train.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
+    return out

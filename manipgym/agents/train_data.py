@@ -1,0 +1,110 @@
+"""Training scenes: which ``train``-manifest episodes each stage uses, and oracle examples of them.
+
+The ``train`` manifest holds 2000 scenes per task. Training draws only from the first
+:data:`TRAINING_SCENES`; the rest are a validation set for learning curves, so that no curve is
+ever measured on an evaluation split (``test`` or ``ood_*``) or on scenes seen in training.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from manipgym.agents.oracle import OracleAgent
+from manipgym.agents.prompt import build_prompt
+from manipgym.envs.manifests import EPISODES_PER_SPLIT, manifest_seed
+from manipgym.rewards import format_answer, parse_answer
+
+TRAINING_SCENES = 1900  # per task; train-manifest indices [0, 1900) train, [1900, 2000) validate
+VALIDATION_INDICES = range(TRAINING_SCENES, EPISODES_PER_SPLIT["train"])
+
+
+def check_training_indices(indices: Sequence[int]) -> None:
+    if indices and (min(indices) < 0 or max(indices) >= TRAINING_SCENES):
+        raise ValueError(
+            f"training scenes are train-manifest indices 0..{TRAINING_SCENES - 1} per task "
+            f"(the rest validate); asked for up to {max(indices)}"
+        )
+
+
+def quantize_answer(answer: str, coord_step: int) -> str:
+    """The answer with every coordinate rounded to a multiple of ``coord_step`` (each one a single
+    location token of the tiny VLM's tokenizer); unchanged when ``coord_step`` is 0."""
+    parsed = parse_answer(answer)
+    if not coord_step or not parsed:
+        return answer
+
+    def snap(values: np.ndarray) -> np.ndarray:
+        return np.minimum(np.round(values / coord_step) * coord_step, 1000 - coord_step)
+
+    return format_answer(snap(parsed.affordance), snap(parsed.trajectory), think=parsed.think)
+
+
+def chat_prompt(instruction: str) -> list[dict]:
+    """The user turn the model sees: the image, then the filled-in prompt template."""
+    return [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": build_prompt(instruction)}]}]
+
+
+def oracle_examples(
+    tasks: Sequence[str], indices: Sequence[int], coord_step: int = 0, progress: bool = True
+) -> list[dict]:
+    """Prompt/completion examples (image, prompt, oracle answer) of the given train-manifest scenes."""
+    oracle, examples = OracleAgent(), []
+    for task in tasks:
+        env = gym.make(f"manipgym/{task}-v0")
+        for index in tqdm(indices, desc=f"oracle answers {task}", disable=not progress):
+            seed = manifest_seed(task, "train", index)
+            obs, info = env.reset(seed=seed)
+            answer = oracle.act([{**obs, "ground_truth": info["ground_truth"]}])[0]
+            target = quantize_answer(answer, coord_step)
+            examples.append(
+                {
+                    "images": [Image.fromarray(obs["image"])],
+                    "prompt": chat_prompt(obs["instruction"]),
+                    "completion": [{"role": "assistant", "content": [{"type": "text", "text": target}]}],
+                    "task": task,
+                    "seed": seed,
+                    "instruction": obs["instruction"],
+                    "oracle_answer": answer,
+                }
+            )
+        env.close()
+    return examples
+
+
+def cached_examples(
+    cache_dir: str | Path | None,
+    tasks: Sequence[str],
+    indices: Sequence[int],
+    coord_step: int = 0,
+    progress: bool = True,
+):
+    """:func:`oracle_examples` as a ``datasets.Dataset``, saved under ``cache_dir`` (when given) and
+    reused by later runs that ask for the same scenes. Rendering is most of an SFT run's set-up."""
+    from datasets import Dataset, concatenate_datasets, load_from_disk
+
+    if cache_dir is None:
+        return Dataset.from_list(oracle_examples(tasks, list(indices), coord_step, progress))
+    parts = []
+    for task in tasks:  # cached per task, so runs on other task mixes reuse the renders
+        key = json.dumps({"task": task, "indices": list(indices), "v": 2})
+        path = Path(cache_dir) / f"oracle-{task}-{hashlib.sha1(key.encode()).hexdigest()[:12]}"
+        if not (path / "dataset_info.json").exists():
+            Dataset.from_list(oracle_examples([task], list(indices), 0, progress)).save_to_disk(str(path))
+        parts.append(load_from_disk(str(path)))
+    dataset = concatenate_datasets(parts)
+    if not coord_step:
+        return dataset
+
+    def quantized(example: dict) -> dict:
+        text = quantize_answer(example["oracle_answer"], coord_step)
+        return {"completion": [{"role": "assistant", "content": [{"type": "text", "text": text}]}]}
+
+    return dataset.map(quantized)
