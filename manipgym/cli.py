@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from manipgym.agents import AGENT_NAMES
+from manipgym.agents.train_data import AFFORDANCE_FORMS
 from manipgym.envs import TASK_NAMES
 from manipgym.envs.manifests import SUITES
 from manipgym.envs.splits import EVAL_SPLITS, SPLITS
@@ -190,8 +191,10 @@ def _tiny_options(parser: argparse.ArgumentParser, arch: bool = True, merge: int
 
 
 def _agent_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--agent", choices=AGENT_NAMES, default="oracle", help="agent (default oracle)")
-    parser.add_argument("--checkpoint", help="Hugging Face checkpoint directory (for --agent vlm)")
+    parser.add_argument("--agent", choices=AGENT_NAMES, default="heuristic", help="agent (default heuristic)")
+    parser.add_argument(
+        "--checkpoint", help="Hugging Face checkpoint directory for --agent vlm (default: the shipped tiny VLM)"
+    )
     parser.add_argument("--device", default="auto", help="vlm device: auto (CUDA when present), cpu, cuda")
     parser.add_argument(
         "--trust-remote-code", action="store_true", help="allow code shipped with the checkpoint (off by default)"
@@ -216,6 +219,8 @@ def _train(args: argparse.Namespace) -> int:
         tiny=_tiny_config(args),
         tasks=args.tasks,
         episodes_per_task=args.episodes_per_task,
+        affordance=args.affordance,
+        freeze_vision=args.freeze_vision,
         steps=args.steps,
         batch_size=args.batch_size,
         learning_rate=args.lr,
@@ -388,6 +393,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--eval-every", type=int, default=100, help="steps between learning-curve points in curve.jsonl (0: off)"
     )
     sft.add_argument("--data-cache", help="folder that keeps rendered training examples for later runs")
+    sft.add_argument(
+        "--affordance",
+        choices=AFFORDANCE_FORMS,
+        default="box",
+        help="affordance form of the training answers: the box, or its centre as a point (default box)",
+    )
+    sft.add_argument(
+        "--freeze-vision", action="store_true", help="train only the language model (keeps a grounded tower as it is)"
+    )
     sft.set_defaults(func=_train)
 
     ground = stages.add_parser(

@@ -2,7 +2,7 @@
 
 import json
 
-from manipgym.benchmarks import correctness, speed
+from manipgym.benchmarks import correctness, curves, speed
 
 
 def test_correctness_script_reports_every_figure(tmp_path, capsys):
@@ -23,3 +23,20 @@ def test_speed_script_compares_against_the_naive_loop(capsys):
     assert "| manipgym |" in printed and "| naive robosuite |" in printed
     ratio = float(printed.split("speed-up: ")[1].split("x")[0])
     assert ratio > 1.0
+
+
+def test_curves_script_tabulates_every_point_and_names_a_missing_curve(tmp_path, capsys):
+    run = tmp_path / "sft-a"
+    run.mkdir()
+    points = [
+        {"step": 500, "train_seconds": 240.0, "format_valid": 1.0, "point_error_mean": 80.4, "point_error_median": 41.0,
+         "within_40": 0.49},
+        {"step": 250, "train_seconds": 120.0, "format_valid": 0.5, "point_error_mean": 300.0,
+         "point_error_median": 280.0, "within_40": 0.02},
+    ]
+    (run / "curve.jsonl").write_text("".join(json.dumps(p) + "\n" for p in points))
+    assert curves.main([str(run)]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| sft-a")]
+    assert rows == ["| sft-a | 250 | 2.0 | 50% | 300 | 280 | 2% |", "| sft-a | 500 | 4.0 | 100% | 80 | 41 | 49% |"]
+    assert curves.main([str(tmp_path / "none")]) == 2
+    assert "--eval-every" in capsys.readouterr().err

@@ -1,7 +1,9 @@
+import json
 import os
 import subprocess
 import sys
 
+from manipgym.agents import SHIPPED_CHECKPOINT
 from manipgym.cli import main
 
 
@@ -28,7 +30,8 @@ def test_doctor_fails_with_one_line_when_no_backend_works():
 
 def test_bench_runs_a_suite_and_prints_the_summary(tmp_path, capsys):
     out = tmp_path / "run"
-    args = ["bench", "--tasks", "Lift", "--splits", "test", "--episodes", "2", "--out", str(out), "--no-progress"]
+    args = ["bench", "--agent", "oracle", "--tasks", "Lift", "--splits", "test", "--episodes", "2", "--out", str(out)]
+    args.append("--no-progress")
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert "| Lift | 100% (34%–100%) |" in printed and (out / "results.json").exists()
@@ -66,8 +69,15 @@ def test_bench_with_a_bad_checkpoint_prints_one_line(tmp_path, capsys):
     assert main(["bench", "--agent", "vlm", "--checkpoint", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"error: checkpoint directory {tmp_path / 'nope'} does not exist"]
-    assert main(["bench", "--agent", "vlm"]) == 2
-    assert "needs a checkpoint" in capsys.readouterr().err
+
+
+def test_vlm_agent_defaults_to_the_shipped_checkpoint(tmp_path, capsys):
+    assert (SHIPPED_CHECKPOINT / "model.safetensors").stat().st_size < 25e6
+    run = ["--tasks", "Lift", "--splits", "test", "--episodes", "1", "--workers", "1", "--out", str(tmp_path / "run")]
+    assert main(["bench", "--agent", "vlm", *run, "--no-progress"]) == 0
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["config"]["agent"] == "vlm" and "| Lift |" in capsys.readouterr().out
+    assert results["splits"]["test"]["format_valid_rate"] == 1.0  # trained: an untrained model's answer does not parse
 
 
 def test_train_grpo_with_bad_options_or_init_prints_one_line(tmp_path, capsys):

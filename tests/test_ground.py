@@ -24,16 +24,15 @@ def test_object_labels_name_what_the_camera_sees():
     assert (labels == -1).mean() > 0.5  # most of the frame is table, robot and background
 
 
-def test_patch_targets_put_words_on_object_patches_and_places_on_all():
+def test_patch_targets_name_objects_and_place_them_at_their_centre():
     labels = np.full((1, 8, 8), -1, np.int16)
-    labels[0, 4:8, 0:4] = 0  # the object fills the bottom-left patch of a 2x2 grid
-    vocabulary = {"red": 1, "cube": 2, BACKGROUND_WORD: 3, "250": 4, "750": 5}
+    labels[0, 4:8, 0:3] = 0  # the object fills most of the bottom-left patch of a 2x2 grid
+    vocabulary = {"red": 1, "cube": 2, BACKGROUND_WORD: 3, "0": 10, "250": 11, "500": 12, "750": 13}
     targets = patch_targets(labels, [("red", "cube")], grid=2, token_of=vocabulary.__getitem__, coord_step=250)
     assert targets.shape == (1, 4, 4)
-    assert targets[0, 2, :2].tolist() == [1, 2]  # row 1, column 0: the red cube
-    assert targets[0, 0, :2].tolist() == [3, 3]  # elsewhere: table
-    assert targets[0, :, 2].tolist() == [4, 5, 4, 5]  # column of each patch (row-major order)
-    assert targets[0, :, 3].tolist() == [4, 4, 5, 5]  # row of each patch
+    assert targets[0, 2].tolist() == [1, 2, 11, 13]  # row 1, column 0: the red cube, centred at (188, 750)
+    assert targets[0, 0].tolist() == [3, 3, 11, 11]  # elsewhere: table, at the patch's own centre
+    assert targets[0, 1, 2:].tolist() == [13, 11] and targets[0, 3, 2:].tolist() == [13, 13]
 
 
 def test_labelled_scenes_are_cached(tmp_path):

@@ -10,7 +10,7 @@ from safetensors.torch import load_file
 from manipgym.agents.curve import curve_point
 from manipgym.agents.sft import SFTRunConfig, train_sft
 from manipgym.agents.tiny_vlm import TinyVLMConfig
-from manipgym.agents.train_data import VALIDATION_INDICES, cached_examples, oracle_examples, quantize_answer
+from manipgym.agents.train_data import VALIDATION_INDICES, cached_examples, oracle_examples, training_answer
 from manipgym.agents.vlm import VLMAgent
 from manipgym.envs.manifests import load_manifest
 from manipgym.rewards import format_answer, parse_answer
@@ -34,10 +34,15 @@ def test_training_never_draws_validation_scenes():
 
 def test_quantized_answers_use_location_tokens_only():
     answer = format_answer([12, 347, 996, 500], [[12, 347], [501, 504], [994, 3]], think="t")
-    quantized = parse_answer(quantize_answer(answer, 10))
+    quantized = parse_answer(training_answer(answer, 10))
     assert quantized.affordance.tolist() == [10, 350, 990, 500]  # 1000 is out of range: the top bin is 990
     assert quantized.trajectory.tolist() == [[10, 350], [500, 500], [990, 0]]
-    assert quantize_answer(answer, 0) == answer
+    assert training_answer(answer, 0) == answer
+    as_point = parse_answer(training_answer(answer, 10, affordance="point"))
+    assert as_point.affordance.tolist() == [500, 420]  # the box centre (504, 423.5), snapped
+    assert as_point.trajectory.tolist() == quantized.trajectory.tolist()
+    with pytest.raises(ValueError, match="box, point"):
+        training_answer(answer, 10, affordance="circle")
 
 
 def test_examples_cache_is_reused(tmp_path):
@@ -71,12 +76,15 @@ def test_train_sft_writes_a_loadable_checkpoint_that_changed(tmp_path):
         save_steps=2,
         eval_every=2,
         validation_per_task=2,
+        freeze_vision=True,
     )
     train_sft(config, progress=False)
     before = load_file(out / "init" / "model.safetensors")
     after = load_file(out / "model.safetensors")
     assert before.keys() == after.keys()
-    assert any(not torch.equal(before[k], after[k]) for k in before)
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert any(k.startswith("model.text_model.") for k in changed)
+    assert not any(k.startswith(("model.vision_model.", "model.connector.")) for k in changed)  # frozen
     record = json.loads((out / "manipgym_train.json").read_text())
     assert record["stage"] == "sft" and record["coord_step"] == 10
     curve = [json.loads(line) for line in (out / "curve.jsonl").read_text().splitlines()]

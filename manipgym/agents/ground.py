@@ -4,7 +4,8 @@ Why: trained only on answers, a tiny VLM learns the answer's format long before 
 objects are (REFERENCE.md §4). The simulator labels every pixel for free, so before SFT each
 image token is trained to predict, through the language model's own (tied) word embeddings, four
 words about its patch: the colour and noun of the object it shows ("red", "cube"; "table" where
-none), and its column and row as location tokens ("350", "420"). Afterwards an image token of
+none), and where that object's centre is (or the patch's own, on the table) as location tokens
+("350", "420"). Afterwards an image token of
 the red cube carries the embeddings of " red", " cube" and of its coordinates, so the language
 model can find it by matching the instruction's words and copy its position into the answer.
 
@@ -36,7 +37,7 @@ from manipgym.envs.manifests import manifest_seed
 IGNORE = -100
 BACKGROUND_WORD = "table"
 MIN_COVER = 0.2  # a patch shows an object when the object covers at least this share of it
-HEADS = ("colour", "noun", "column", "row")
+HEADS = ("colour", "noun", "x", "y")
 
 
 @dataclass
@@ -89,27 +90,32 @@ def labelled_scenes(tasks: Sequence[str], scenes_per_task: int, cache_dir: str |
 
 
 def patch_targets(labels: np.ndarray, words: list[tuple[str, str]], grid: int, token_of, coord_step: int) -> np.ndarray:
-    """Per-patch token ids (N × grid² × 4: colour, noun, column, row) for row-major patches."""
+    """Per-patch token ids (N × grid² × 4: colour, noun, x, y) for row-major patches. A patch that
+    shows an object names the object and the object's centre (so a coarse grid still locates it
+    finely); any other patch says "table" and gives its own centre."""
     n, h, w = labels.shape
     ph, pw = h // grid, w // grid
     patches = labels[:, : ph * grid, : pw * grid].reshape(n, grid, ph, grid, pw).transpose(0, 1, 3, 2, 4)
     patches = patches.reshape(n, grid * grid, ph * pw)
     word_ids = np.array([[token_of(c), token_of(s)] for c, s in words] + [[token_of(BACKGROUND_WORD)] * 2])
+    rows, cols = np.divmod(np.arange(grid * grid), grid)
+    place = np.empty((n, grid * grid, 2))  # x, y in 0–1000 image units
+    place[..., 0] = (cols + 0.5) / grid * 1000
+    place[..., 1] = (rows + 0.5) / grid * 1000
     shown = np.full((n, grid * grid), len(words))  # the background row of word_ids unless an object shows
     for i in range(n):  # the object covering most of each patch, if it covers at least MIN_COVER
         best = np.zeros(grid * grid)
         for k in np.unique(labels[i][labels[i] >= 0]):
             cover = (patches[i] == k).mean(axis=1)
             wins = (cover >= MIN_COVER) & (cover > best)
+            ys, xs = np.nonzero(labels[i] == k)
             shown[i, wins], best[wins] = k, cover[wins]
-    centres = (np.arange(grid) + 0.5) / grid * 1000
-    snapped = np.minimum(np.round(centres / coord_step) * coord_step, 1000 - coord_step).astype(int)
-    location = np.array([token_of(str(v)) for v in snapped])
-    rows, cols = np.divmod(np.arange(grid * grid), grid)
+            place[i, wins] = ((xs.mean() + 0.5) / w * 1000, (ys.mean() + 0.5) / h * 1000)
+    bins = np.minimum(np.round(place / coord_step), 1000 // coord_step - 1).astype(int)
+    location = np.array([token_of(str(b * coord_step)) for b in range(1000 // coord_step)])
     targets = np.empty((n, grid * grid, 4), np.int64)
     targets[..., :2] = word_ids[shown]
-    targets[..., 2] = location[cols]
-    targets[..., 3] = location[rows]
+    targets[..., 2:] = location[bins]
     return targets
 
 

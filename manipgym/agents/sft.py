@@ -16,6 +16,20 @@ from manipgym.agents.tiny_vlm import TinyVLMConfig
 from manipgym.agents.train_data import VALIDATION_INDICES, cached_examples, check_training_indices
 from manipgym.envs import TASK_NAMES
 
+VISION_MODULES = ("vision_model", "connector", "visual")  # Idefics3's tower and connector; Qwen2.5-VL's
+
+
+def freeze_vision(model) -> int:
+    """Stop training the vision tower and the connector; returns how many parameters it froze."""
+    frozen = 0
+    for name, parameter in model.named_parameters():
+        if set(VISION_MODULES).intersection(name.split(".")):
+            parameter.requires_grad_(False)
+            frozen += parameter.numel()
+    if not frozen:
+        raise ValueError(f"found no vision tower to freeze (no parameter under {', '.join(VISION_MODULES)})")
+    return frozen
+
 
 @dataclass
 class SFTRunConfig:
@@ -28,6 +42,8 @@ class SFTRunConfig:
     tiny: TinyVLMConfig = field(default_factory=TinyVLMConfig)
     tasks: Sequence[str] = field(default_factory=lambda: list(TASK_NAMES))
     episodes_per_task: int = 250
+    affordance: str = "box"  # the answers' affordance form: "box", or "point" (the box centre)
+    freeze_vision: bool = False  # keep the vision tower and connector as --init has them (e.g. grounded)
     steps: int = 500
     batch_size: int = 16
     learning_rate: float = 1e-3
@@ -52,11 +68,17 @@ def train_sft(config: SFTRunConfig, progress: bool = True):
     init = run_dir.initial_checkpoint(out, config.init, config.arch, config.tiny)
     coord_step = run_dir.coord_step_of(init)
     agent = VLMAgent(init, device=config.device)
-    dataset = cached_examples(config.data_cache, config.tasks, range(config.episodes_per_task), coord_step, progress)
+    if config.freeze_vision:
+        freeze_vision(agent.model)
+    dataset = cached_examples(
+        config.data_cache, config.tasks, range(config.episodes_per_task), coord_step, progress, config.affordance
+    )
     callbacks = []
     if config.eval_every > 0:
         validation = VALIDATION_INDICES[: config.validation_per_task]
-        held_out = cached_examples(config.data_cache, config.tasks, validation, coord_step, progress)
+        held_out = cached_examples(
+            config.data_cache, config.tasks, validation, coord_step, progress, config.affordance
+        )
         callbacks.append(PointErrorCurve(held_out, agent.processor, out / "curve.jsonl", config.eval_every))
     args = SFTConfig(
         output_dir=str(out / "checkpoints"),

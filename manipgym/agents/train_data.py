@@ -34,17 +34,27 @@ def check_training_indices(indices: Sequence[int]) -> None:
         )
 
 
-def quantize_answer(answer: str, coord_step: int) -> str:
-    """The answer with every coordinate rounded to a multiple of ``coord_step`` (each one a single
-    location token of the tiny VLM's tokenizer); unchanged when ``coord_step`` is 0."""
+AFFORDANCE_FORMS = ("box", "point")
+
+
+def training_answer(answer: str, coord_step: int = 0, affordance: str = "box") -> str:
+    """The completion a model is trained on: the oracle's ``answer`` with its affordance as the box
+    or as the box's centre (``"point"``, which the schema also accepts), and every coordinate
+    rounded to a multiple of ``coord_step`` (each one a single location token of the tiny VLM's
+    tokenizer; 0 keeps them as they are)."""
+    if affordance not in AFFORDANCE_FORMS:
+        raise ValueError(f"affordance form must be one of {', '.join(AFFORDANCE_FORMS)}, not {affordance!r}")
     parsed = parse_answer(answer)
-    if not coord_step or not parsed:
+    if not parsed or (affordance == "box" and not coord_step):
         return answer
+    place = parsed.affordance if affordance == "box" else parsed.affordance_point
 
     def snap(values: np.ndarray) -> np.ndarray:
+        if not coord_step:
+            return np.round(values)
         return np.minimum(np.round(values / coord_step) * coord_step, 1000 - coord_step)
 
-    return format_answer(snap(parsed.affordance), snap(parsed.trajectory), think=parsed.think)
+    return format_answer(snap(place), snap(parsed.trajectory), think=parsed.think)
 
 
 def chat_prompt(instruction: str) -> list[dict]:
@@ -53,7 +63,7 @@ def chat_prompt(instruction: str) -> list[dict]:
 
 
 def oracle_examples(
-    tasks: Sequence[str], indices: Sequence[int], coord_step: int = 0, progress: bool = True
+    tasks: Sequence[str], indices: Sequence[int], coord_step: int = 0, progress: bool = True, affordance: str = "box"
 ) -> list[dict]:
     """Prompt/completion examples (image, prompt, oracle answer) of the given train-manifest scenes."""
     oracle, examples = OracleAgent(), []
@@ -63,7 +73,7 @@ def oracle_examples(
             seed = manifest_seed(task, "train", index)
             obs, info = env.reset(seed=seed)
             answer = oracle.act([{**obs, "ground_truth": info["ground_truth"]}])[0]
-            target = quantize_answer(answer, coord_step)
+            target = training_answer(answer, coord_step, affordance)
             examples.append(
                 {
                     "images": [Image.fromarray(obs["image"])],
@@ -85,13 +95,14 @@ def cached_examples(
     indices: Sequence[int],
     coord_step: int = 0,
     progress: bool = True,
+    affordance: str = "box",
 ):
     """:func:`oracle_examples` as a ``datasets.Dataset``, saved under ``cache_dir`` (when given) and
     reused by later runs that ask for the same scenes. Rendering is most of an SFT run's set-up."""
     from datasets import Dataset, concatenate_datasets, load_from_disk
 
     if cache_dir is None:
-        return Dataset.from_list(oracle_examples(tasks, list(indices), coord_step, progress))
+        return Dataset.from_list(oracle_examples(tasks, list(indices), coord_step, progress, affordance))
     parts = []
     for task in tasks:  # cached per task, so runs on other task mixes reuse the renders
         key = json.dumps({"task": task, "indices": list(indices), "v": 2})
@@ -100,11 +111,11 @@ def cached_examples(
             Dataset.from_list(oracle_examples([task], list(indices), 0, progress)).save_to_disk(str(path))
         parts.append(load_from_disk(str(path)))
     dataset = concatenate_datasets(parts)
-    if not coord_step:
+    if not coord_step and affordance == "box":
         return dataset
 
-    def quantized(example: dict) -> dict:
-        text = quantize_answer(example["oracle_answer"], coord_step)
+    def target(example: dict) -> dict:
+        text = training_answer(example["oracle_answer"], coord_step, affordance)
         return {"completion": [{"role": "assistant", "content": [{"type": "text", "text": text}]}]}
 
-    return dataset.map(quantized)
+    return dataset.map(target)
