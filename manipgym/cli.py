@@ -220,6 +220,7 @@ def _train(args: argparse.Namespace) -> int:
         tasks=args.tasks,
         episodes_per_task=args.episodes_per_task,
         affordance=args.affordance,
+        pointing_scenes_per_task=args.pointing_scenes,
         freeze_vision=args.freeze_vision,
         steps=args.steps,
         batch_size=args.batch_size,
@@ -400,6 +401,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="affordance form of the training answers: the box, or its centre as a point (default box)",
     )
     sft.add_argument(
+        "--pointing-scenes",
+        type=int,
+        default=0,
+        help="also train 'point to the <object>' on every object of this many scenes per task (default 0: off)",
+    )
+    sft.add_argument(
         "--freeze-vision", action="store_true", help="train only the language model (keeps a grounded tower as it is)"
     )
     sft.set_defaults(func=_train)
@@ -425,9 +432,7 @@ def build_parser() -> argparse.ArgumentParser:
     grpo = stages.add_parser("grpo", help="GRPO on rewards from executing each sampled answer in the simulator")
     grpo.add_argument("--out", required=True, help="output checkpoint directory")
     grpo.add_argument("--init", required=True, help="checkpoint to start from (usually a train sft output)")
-    grpo.add_argument(
-        "--tasks", type=_task_list, default=list(TASK_NAMES), help="comma-separated tasks (default: all)"
-    )
+    grpo.add_argument("--tasks", type=_task_list, default=list(TASK_NAMES), help="comma-separated tasks (default: all)")
     grpo.add_argument("--scenes-per-task", type=int, default=500, help="train-manifest scenes used as prompts")
     grpo.add_argument("--steps", type=int, default=100, help="optimiser steps (default 100)")
     grpo.add_argument(

@@ -29,10 +29,22 @@ def test_curves_script_tabulates_every_point_and_names_a_missing_curve(tmp_path,
     run = tmp_path / "sft-a"
     run.mkdir()
     points = [
-        {"step": 500, "train_seconds": 240.0, "format_valid": 1.0, "point_error_mean": 80.4, "point_error_median": 41.0,
-         "within_40": 0.49},
-        {"step": 250, "train_seconds": 120.0, "format_valid": 0.5, "point_error_mean": 300.0,
-         "point_error_median": 280.0, "within_40": 0.02},
+        {
+            "step": 500,
+            "train_seconds": 240.0,
+            "format_valid": 1.0,
+            "point_error_mean": 80.4,
+            "point_error_median": 41.0,
+            "within_40": 0.49,
+        },
+        {
+            "step": 250,
+            "train_seconds": 120.0,
+            "format_valid": 0.5,
+            "point_error_mean": 300.0,
+            "point_error_median": 280.0,
+            "within_40": 0.02,
+        },
     ]
     (run / "curve.jsonl").write_text("".join(json.dumps(p) + "\n" for p in points))
     assert curves.main([str(run)]) == 0

@@ -5,8 +5,9 @@ import json
 import gymnasium as gym
 import numpy as np
 
-from manipgym.agents.ground import BACKGROUND_WORD, GroundRunConfig, labelled_scenes, patch_targets, train_ground
+from manipgym.agents.ground import BACKGROUND_WORD, GroundRunConfig, patch_targets, train_ground
 from manipgym.agents.tiny_vlm import TinyVLMConfig
+from manipgym.agents.train_data import labelled_scenes
 from manipgym.agents.vlm import VLMAgent
 from manipgym.envs.manifests import manifest_seed
 

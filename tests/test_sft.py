@@ -1,6 +1,7 @@
 """SFT warm start: a real (tiny) TRL run on simulator-generated oracle answers, with a learning curve."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -8,9 +9,16 @@ import torch
 from safetensors.torch import load_file
 
 from manipgym.agents.curve import curve_point
-from manipgym.agents.sft import SFTRunConfig, train_sft
+from manipgym.agents.sft import SFTRunConfig, train_sft, training_dataset
 from manipgym.agents.tiny_vlm import TinyVLMConfig
-from manipgym.agents.train_data import VALIDATION_INDICES, cached_examples, oracle_examples, training_answer
+from manipgym.agents.train_data import (
+    VALIDATION_INDICES,
+    cached_examples,
+    labelled_scenes,
+    oracle_examples,
+    pointing_examples,
+    training_answer,
+)
 from manipgym.agents.vlm import VLMAgent
 from manipgym.envs.manifests import load_manifest
 from manipgym.rewards import format_answer, parse_answer
@@ -32,6 +40,21 @@ def test_training_never_draws_validation_scenes():
         train_sft(SFTRunConfig(out="unused", episodes_per_task=VALIDATION_INDICES[0] + 1), progress=False)
 
 
+def test_training_needs_answers_or_pointing(tmp_path):
+    with pytest.raises(ValueError, match="nothing to train on"):
+        train_sft(SFTRunConfig(out=str(tmp_path / "sft"), episodes_per_task=0), progress=False)
+    assert not (tmp_path / "sft").exists()  # refused before building anything
+
+
+def test_pointing_only_training_data():
+    config = SFTRunConfig(out="unused", tasks=["Lift"], episodes_per_task=0, pointing_scenes_per_task=2)
+    dataset = training_dataset(config, coord_step=10, progress=False)
+    prompts = [example["prompt"][0]["content"][1]["text"] for example in dataset]
+    assert len(dataset) >= 2 and all('The task is "point to the ' in prompt for prompt in prompts)
+    mixed = training_dataset(replace(config, episodes_per_task=1), coord_step=10, progress=False)
+    assert len(mixed) == len(dataset) + 1 and dataset.features == mixed.features
+
+
 def test_quantized_answers_use_location_tokens_only():
     answer = format_answer([12, 347, 996, 500], [[12, 347], [501, 504], [994, 3]], think="t")
     quantized = parse_answer(training_answer(answer, 10))
@@ -51,6 +74,21 @@ def test_examples_cache_is_reused(tmp_path):
     again = cached_examples(tmp_path, ["Lift"], range(2), coord_step=10, progress=False)
     assert again["seed"] == first["seed"]
     assert parse_answer(again[0]["completion"][0]["content"][0]["text"]).affordance.tolist()[0] % 10 == 0
+
+
+def test_pointing_examples_point_at_the_named_object():
+    images, labels, words = labelled_scenes(["Stack"], 3, None, progress=False)
+    examples = pointing_examples(images, labels, words)
+    per_scene = [len({k for k in np.unique(label) if k >= 0}) for label in labels]
+    assert 0 < len(examples) <= sum(per_scene) and len(examples) > len(images)  # several objects per image
+    for example in examples:
+        scene = next(i for i, image in enumerate(images) if np.array_equal(np.asarray(example["images"][0]), image))
+        answer = parse_answer(example["completion"][0]["content"][0]["text"])
+        x, y = (answer.affordance_point / 1000 * labels.shape[1]).astype(int)  # a centroid: on or near the object
+        window = labels[scene, max(0, y - 6) : y + 7, max(0, x - 6) : x + 7]
+        named = {" ".join(w for w in words[k] if w) for k in np.unique(window) if k >= 0}
+        assert example["instruction"].removeprefix("point to the ") in named
+        assert example["instruction"].removeprefix("point to the ") in answer.think
 
 
 def test_curve_point_scores_position_and_counts_invalid_answers_as_misses():
@@ -77,8 +115,11 @@ def test_train_sft_writes_a_loadable_checkpoint_that_changed(tmp_path):
         eval_every=2,
         validation_per_task=2,
         freeze_vision=True,
+        pointing_scenes_per_task=1,  # and "point to the <object>" examples of one scene
+        data_cache=str(tmp_path / "cache"),
     )
     train_sft(config, progress=False)
+    assert (tmp_path / "cache" / "pointing-Lift-1-step10" / "dataset_info.json").exists()
     before = load_file(out / "init" / "model.safetensors")
     after = load_file(out / "model.safetensors")
     assert before.keys() == after.keys()

@@ -48,8 +48,7 @@ class PointErrorCurve(TrainerCallback):
 
     def __init__(self, validation, processor, path: str | Path, every: int, batch_size: int = 32):
         self.observations = [
-            {"image": np.asarray(example["images"][0]), "instruction": example["instruction"]}
-            for example in validation
+            {"image": np.asarray(example["images"][0]), "instruction": example["instruction"]} for example in validation
         ]
         self.oracle_answers = [example["oracle_answer"] for example in validation]
         self.processor, self.path, self.every, self.batch_size = processor, Path(path), every, batch_size
@@ -76,7 +75,6 @@ class PointErrorCurve(TrainerCallback):
         with self.path.open("a") as f:
             f.write(json.dumps(point) + "\n")
         return point
-
 
 
 def _train_seconds_so_far(path: Path) -> float:

@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import gymnasium as gym
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -30,9 +29,8 @@ from tqdm import tqdm
 
 from manipgym.agents import run_dir
 from manipgym.agents.tiny_vlm import TinyVLMConfig
-from manipgym.agents.train_data import check_training_indices
+from manipgym.agents.train_data import labelled_scenes
 from manipgym.envs import TASK_NAMES
-from manipgym.envs.manifests import manifest_seed
 
 IGNORE = -100
 BACKGROUND_WORD = "table"
@@ -61,32 +59,6 @@ class GroundRunConfig:
     def __post_init__(self):
         if self.tiny.coord_step <= 0:
             raise ValueError("grounding needs location tokens: pass --coord-step (e.g. 10)")
-
-
-def labelled_scenes(tasks: Sequence[str], scenes_per_task: int, cache_dir: str | None, progress: bool = True):
-    """Images and per-pixel object labels of train-manifest scenes: (N×H×W×3 uint8, N×H×W int16
-    indices into ``words``, ``words``: (colour, noun) pairs)."""
-    check_training_indices(range(scenes_per_task))
-    path = Path(cache_dir) / f"labels-{'-'.join(tasks)}-{scenes_per_task}.npz" if cache_dir else None
-    if path is not None and path.exists():
-        data = np.load(path, allow_pickle=False)
-        return data["images"], data["labels"], [tuple(w) for w in json.loads(str(data["words"]))]
-    images, labels, vocabulary = [], [], {}
-    for task in tasks:
-        env = gym.make(f"manipgym/{task}-v0").unwrapped
-        for index in tqdm(range(scenes_per_task), desc=f"labelled scenes {task}", disable=not progress):
-            obs, _ = env.reset(seed=manifest_seed(task, "train", index))
-            local, names = env.object_labels()
-            remap = np.array([vocabulary.setdefault(words, len(vocabulary)) for words in names] + [-1], np.int16)
-            images.append(obs["image"])
-            labels.append(remap[local])  # -1 indexes the appended -1: background stays -1
-        env.close()
-    words = sorted(vocabulary, key=vocabulary.get)
-    result = np.stack(images), np.stack(labels), words
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, images=result[0], labels=result[1], words=json.dumps(words))
-    return result
 
 
 def patch_targets(labels: np.ndarray, words: list[tuple[str, str]], grid: int, token_of, coord_step: int) -> np.ndarray:

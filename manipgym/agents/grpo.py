@@ -158,11 +158,8 @@ def train_grpo(config: GRPORunConfig, progress: bool = True) -> Path:
     dataset = grpo_dataset(config, progress)
     weights = config.weights
     args = GRPOConfig(
-        output_dir=str(out / "checkpoints"),
-        max_steps=config.steps,
-        per_device_train_batch_size=config.batch_size,
+        **run_dir.trainer_arguments(out, config, agent.device, progress),
         num_generations=config.num_generations,
-        learning_rate=config.learning_rate,
         lr_scheduler_type="constant_with_warmup",
         warmup_steps=min(10, config.steps // 10),
         beta=config.beta,
@@ -174,14 +171,6 @@ def train_grpo(config: GRPORunConfig, progress: bool = True) -> Path:
         max_completion_length=config.max_completion_length,
         reward_weights=[getattr(weights, term) for term in REWARD_TERMS],
         logging_steps=1,
-        save_strategy="steps",
-        save_steps=config.save_steps,
-        save_total_limit=2,
-        seed=config.seed,
-        use_cpu=agent.device.type == "cpu",
-        bf16=agent.device.type == "cuda",
-        report_to=[],
-        disable_tqdm=not progress,
     )
     workers = [Worker() for _ in range(max(1, config.workers))]
     try:

@@ -48,6 +48,25 @@ def last_checkpoint(out: Path) -> str | None:
     return str(found) if found else None
 
 
+def trainer_arguments(out: Path, config, device, progress: bool) -> dict:
+    """The trainer arguments both stages share: where checkpoints go and how many are kept, the
+    seed, and the device's precision (bfloat16 on CUDA, float32 on CPU)."""
+    return {
+        "output_dir": str(out / "checkpoints"),
+        "max_steps": config.steps,
+        "per_device_train_batch_size": config.batch_size,
+        "learning_rate": config.learning_rate,
+        "save_strategy": "steps",
+        "save_steps": config.save_steps,
+        "save_total_limit": 2,
+        "seed": config.seed,
+        "use_cpu": device.type == "cpu",
+        "bf16": device.type == "cuda",
+        "report_to": [],
+        "disable_tqdm": not progress,
+    }
+
+
 def finish(trainer, processor, out: Path, stage: str, config, coord_step: int) -> Path:
     """Save the final model and processor at the top of ``out`` with the run's record."""
     trainer.save_model(str(out))

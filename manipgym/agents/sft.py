@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from manipgym.agents import run_dir
 from manipgym.agents.tiny_vlm import TinyVLMConfig
-from manipgym.agents.train_data import VALIDATION_INDICES, cached_examples, check_training_indices
+from manipgym.agents.train_data import VALIDATION_INDICES, cached_examples, cached_pointing, check_training_indices
 from manipgym.envs import TASK_NAMES
 
 VISION_MODULES = ("vision_model", "connector", "visual")  # Idefics3's tower and connector; Qwen2.5-VL's
@@ -43,6 +43,7 @@ class SFTRunConfig:
     tasks: Sequence[str] = field(default_factory=lambda: list(TASK_NAMES))
     episodes_per_task: int = 250
     affordance: str = "box"  # the answers' affordance form: "box", or "point" (the box centre)
+    pointing_scenes_per_task: int = 0  # > 0: add "point to the <object>" examples of these many scenes per task
     freeze_vision: bool = False  # keep the vision tower and connector as --init has them (e.g. grounded)
     steps: int = 500
     batch_size: int = 16
@@ -56,6 +57,22 @@ class SFTRunConfig:
     device: str = "auto"
 
 
+def training_dataset(config: SFTRunConfig, coord_step: int, progress: bool):
+    """The oracle answers of the first ``episodes_per_task`` train scenes of each task, and the
+    pointing examples of the first ``pointing_scenes_per_task`` (either may be 0, not both)."""
+    from datasets import concatenate_datasets
+
+    columns, parts = ["images", "prompt", "completion"], []
+    if config.episodes_per_task > 0:
+        indices = range(config.episodes_per_task)
+        parts.append(cached_examples(config.data_cache, config.tasks, indices, coord_step, progress, config.affordance))
+    if config.pointing_scenes_per_task > 0:
+        scenes = config.pointing_scenes_per_task
+        parts.append(cached_pointing(config.data_cache, config.tasks, scenes, coord_step, progress))
+    parts = [part.select_columns(columns) for part in parts]
+    return concatenate_datasets([part.cast(parts[0].features) for part in parts])
+
+
 def train_sft(config: SFTRunConfig, progress: bool = True):
     """Run SFT and write a Hugging Face checkpoint (model, processor) to ``config.out``."""
     from trl import SFTConfig, SFTTrainer
@@ -63,46 +80,32 @@ def train_sft(config: SFTRunConfig, progress: bool = True):
     from manipgym.agents.curve import PointErrorCurve
     from manipgym.agents.vlm import VLMAgent
 
-    check_training_indices(range(config.episodes_per_task))
+    if config.episodes_per_task <= 0 and config.pointing_scenes_per_task <= 0:
+        raise ValueError("nothing to train on: --episodes-per-task and --pointing-scenes are both 0")
+    check_training_indices(range(max(config.episodes_per_task, config.pointing_scenes_per_task)))
     out = run_dir.prepare(config.out, config.resume)
     init = run_dir.initial_checkpoint(out, config.init, config.arch, config.tiny)
     coord_step = run_dir.coord_step_of(init)
     agent = VLMAgent(init, device=config.device)
     if config.freeze_vision:
         freeze_vision(agent.model)
-    dataset = cached_examples(
-        config.data_cache, config.tasks, range(config.episodes_per_task), coord_step, progress, config.affordance
-    )
+    dataset = training_dataset(config, coord_step, progress)
     callbacks = []
     if config.eval_every > 0:
         validation = VALIDATION_INDICES[: config.validation_per_task]
-        held_out = cached_examples(
-            config.data_cache, config.tasks, validation, coord_step, progress, config.affordance
-        )
+        held_out = cached_examples(config.data_cache, config.tasks, validation, coord_step, progress, config.affordance)
         callbacks.append(PointErrorCurve(held_out, agent.processor, out / "curve.jsonl", config.eval_every))
     args = SFTConfig(
-        output_dir=str(out / "checkpoints"),
-        max_steps=config.steps,
-        per_device_train_batch_size=config.batch_size,
-        learning_rate=config.learning_rate,
+        **run_dir.trainer_arguments(out, config, agent.device, progress),
         lr_scheduler_type="cosine",
         warmup_steps=min(20, config.steps // 10),
         logging_steps=max(1, config.steps // 50),
-        save_strategy="steps",
-        save_steps=config.save_steps,
-        save_total_limit=2,
-        seed=config.seed,
-        use_cpu=agent.device.type == "cpu",
-        bf16=agent.device.type == "cuda",
-        report_to=[],
         max_length=None,  # never cut the image tokens
-        disable_tqdm=not progress,
     )
-    columns = ["images", "prompt", "completion"]
     trainer = SFTTrainer(
         model=agent.model,
         args=args,
-        train_dataset=dataset.select_columns(columns),
+        train_dataset=dataset,
         processing_class=agent.processor,
         callbacks=callbacks,
     )

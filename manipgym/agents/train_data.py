@@ -89,6 +89,91 @@ def oracle_examples(
     return examples
 
 
+def labelled_scenes(tasks: Sequence[str], scenes_per_task: int, cache_dir: str | None, progress: bool = True):
+    """Images and per-pixel object labels of train-manifest scenes: (N×H×W×3 uint8, N×H×W int16
+    indices into ``words``, ``words``: (colour, noun) pairs)."""
+    check_training_indices(range(scenes_per_task))
+    path = Path(cache_dir) / f"labels-{'-'.join(tasks)}-{scenes_per_task}.npz" if cache_dir else None
+    if path is not None and path.exists():
+        data = np.load(path, allow_pickle=False)
+        return data["images"], data["labels"], [tuple(w) for w in json.loads(str(data["words"]))]
+    images, labels, vocabulary = [], [], {}
+    for task in tasks:
+        env = gym.make(f"manipgym/{task}-v0").unwrapped
+        for index in tqdm(range(scenes_per_task), desc=f"labelled scenes {task}", disable=not progress):
+            obs, _ = env.reset(seed=manifest_seed(task, "train", index))
+            local, names = env.object_labels()
+            remap = np.array([vocabulary.setdefault(words, len(vocabulary)) for words in names] + [-1], np.int16)
+            images.append(obs["image"])
+            labels.append(remap[local])  # -1 indexes the appended -1: background stays -1
+        env.close()
+    words = sorted(vocabulary, key=vocabulary.get)
+    result = np.stack(images), np.stack(labels), words
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, images=result[0], labels=result[1], words=json.dumps(words))
+    return result
+
+
+POINTING_TASK = "Point"  # the ``task`` of pointing examples, which no benchmark runs
+MIN_POINTING_PIXELS = 30  # objects showing fewer pixels (hidden behind others, out of view) are not asked for
+
+
+def pointing_examples(
+    images: np.ndarray, labels: np.ndarray, words: Sequence[tuple[str, str]], coord_step: int = 0
+) -> list[dict]:
+    """ "Point to the <colour> <noun>" examples: one per visible object of each labelled scene
+    (:func:`~manipgym.agents.ground.labelled_scenes`), answered in the task's own schema with
+    the object's centre as the affordance (and a trajectory that stays there).
+
+    Why: a scene's task asks about one object, so a model can lower its loss by learning where
+    that kind of task's target usually is and never look. Asking about every object of the same
+    image, with different answers, pays only for finding the named one."""
+    examples = []
+    height, width = labels.shape[1:]
+    for image, label in zip(images, labels):
+        present = [k for k in np.unique(label) if k >= 0 and (label == k).sum() >= MIN_POINTING_PIXELS]
+        names = [" ".join(w for w in words[k] if w) for k in present]
+        for k, name in zip(present, names):
+            if names.count(name) > 1:  # two objects answer to this name: no single right point
+                continue
+            ys, xs = np.nonzero(label == k)
+            point = np.array([(xs.mean() + 0.5) / width * 1000, (ys.mean() + 0.5) / height * 1000])
+            answer = format_answer(point, np.stack([point] * 3), think=f"The {name} is the object to act on.")
+            instruction = f"point to the {name}"
+            target = training_answer(answer, coord_step, "point")
+            examples.append(
+                {
+                    "images": [Image.fromarray(image)],
+                    "prompt": chat_prompt(instruction),
+                    "completion": [{"role": "assistant", "content": [{"type": "text", "text": target}]}],
+                    "task": POINTING_TASK,
+                    "seed": -1,
+                    "instruction": instruction,
+                    "oracle_answer": answer,
+                }
+            )
+    return examples
+
+
+def cached_pointing(
+    cache_dir: str | Path | None, tasks: Sequence[str], scenes_per_task: int, coord_step: int = 0, progress: bool = True
+):
+    """:func:`pointing_examples` of the first ``scenes_per_task`` train scenes of each task, as a
+    ``datasets.Dataset`` kept under ``cache_dir`` (when given) for later runs."""
+    from datasets import Dataset, load_from_disk
+
+    name = f"pointing-{'-'.join(tasks)}-{scenes_per_task}-step{coord_step}"
+    path = Path(cache_dir) / name if cache_dir else None
+    if path is not None and (path / "dataset_info.json").exists():
+        return load_from_disk(str(path))
+    images, labels, words = labelled_scenes(tasks, scenes_per_task, cache_dir, progress)
+    dataset = Dataset.from_list(pointing_examples(images, labels, words, coord_step))
+    if path is not None:
+        dataset.save_to_disk(str(path))
+    return dataset
+
+
 def cached_examples(
     cache_dir: str | Path | None,
     tasks: Sequence[str],
