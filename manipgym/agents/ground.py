@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from manipgym.agents import run_dir
 from manipgym.agents.tiny_vlm import TinyVLMConfig
-from manipgym.agents.train_data import labelled_scenes
+from manipgym.agents.train_data import labelled_scenes, object_centre
 from manipgym.envs import TASK_NAMES
 
 IGNORE = -100
@@ -80,9 +80,8 @@ def patch_targets(labels: np.ndarray, words: list[tuple[str, str]], grid: int, t
         for k in np.unique(labels[i][labels[i] >= 0]):
             cover = (patches[i] == k).mean(axis=1)
             wins = (cover >= MIN_COVER) & (cover > best)
-            ys, xs = np.nonzero(labels[i] == k)
             shown[i, wins], best[wins] = k, cover[wins]
-            place[i, wins] = ((xs.mean() + 0.5) / w * 1000, (ys.mean() + 0.5) / h * 1000)
+            place[i, wins] = object_centre(labels[i], k)
     bins = np.minimum(np.round(place / coord_step), 1000 // coord_step - 1).astype(int)
     location = np.array([token_of(str(b * coord_step)) for b in range(1000 // coord_step)])
     targets = np.empty((n, grid * grid, 4), np.int64)

@@ -115,6 +115,13 @@ def labelled_scenes(tasks: Sequence[str], scenes_per_task: int, cache_dir: str |
     return result
 
 
+def object_centre(label: np.ndarray, index: int) -> np.ndarray:
+    """The centre of the pixels labelled ``index`` in one label map, as [x, y] in 0–1000 image units."""
+    ys, xs = np.nonzero(label == index)
+    height, width = label.shape
+    return np.array([(xs.mean() + 0.5) / width * 1000, (ys.mean() + 0.5) / height * 1000])
+
+
 POINTING_TASK = "Point"  # the ``task`` of pointing examples, which no benchmark runs
 MIN_POINTING_PIXELS = 30  # objects showing fewer pixels (hidden behind others, out of view) are not asked for
 
@@ -123,22 +130,20 @@ def pointing_examples(
     images: np.ndarray, labels: np.ndarray, words: Sequence[tuple[str, str]], coord_step: int = 0
 ) -> list[dict]:
     """ "Point to the <colour> <noun>" examples: one per visible object of each labelled scene
-    (:func:`~manipgym.agents.ground.labelled_scenes`), answered in the task's own schema with
+    (:func:`labelled_scenes`), answered in the task's own schema with
     the object's centre as the affordance (and a trajectory that stays there).
 
     Why: a scene's task asks about one object, so a model can lower its loss by learning where
     that kind of task's target usually is and never look. Asking about every object of the same
     image, with different answers, pays only for finding the named one."""
     examples = []
-    height, width = labels.shape[1:]
     for image, label in zip(images, labels):
         present = [k for k in np.unique(label) if k >= 0 and (label == k).sum() >= MIN_POINTING_PIXELS]
         names = [" ".join(w for w in words[k] if w) for k in present]
         for k, name in zip(present, names):
             if names.count(name) > 1:  # two objects answer to this name: no single right point
                 continue
-            ys, xs = np.nonzero(label == k)
-            point = np.array([(xs.mean() + 0.5) / width * 1000, (ys.mean() + 0.5) / height * 1000])
+            point = object_centre(label, k)
             answer = format_answer(point, np.stack([point] * 3), think=f"The {name} is the object to act on.")
             instruction = f"point to the {name}"
             target = training_answer(answer, coord_step, "point")
