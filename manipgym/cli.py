@@ -221,6 +221,7 @@ def _train(args: argparse.Namespace) -> int:
         episodes_per_task=args.episodes_per_task,
         affordance=args.affordance,
         pointing_scenes_per_task=args.pointing_scenes,
+        pointing_attention=args.pointing_attention,
         freeze_vision=args.freeze_vision,
         steps=args.steps,
         batch_size=args.batch_size,
@@ -405,6 +406,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=0,
         help="also train 'point to the <object>' on every object of this many scenes per task (default 0: off)",
+    )
+    sft.add_argument(
+        "--pointing-attention",
+        type=float,
+        default=0.0,
+        metavar="W",
+        help="weight of a loss that teaches the answer's coordinates to attend to the named object's image tokens "
+        "(pointing examples only; needs --pointing-scenes and a location-token --init; default 0: off)",
     )
     sft.add_argument(
         "--freeze-vision", action="store_true", help="train only the language model (keeps a grounded tower as it is)"

@@ -12,6 +12,7 @@ from manipgym.agents.curve import curve_point
 from manipgym.agents.sft import SFTRunConfig, train_sft, training_dataset
 from manipgym.agents.tiny_vlm import TinyVLMConfig
 from manipgym.agents.train_data import (
+    MASK_SIZE,
     VALIDATION_INDICES,
     cached_examples,
     labelled_scenes,
@@ -44,6 +45,12 @@ def test_training_needs_answers_or_pointing(tmp_path):
     with pytest.raises(ValueError, match="nothing to train on"):
         train_sft(SFTRunConfig(out=str(tmp_path / "sft"), episodes_per_task=0), progress=False)
     assert not (tmp_path / "sft").exists()  # refused before building anything
+    with pytest.raises(ValueError, match="--pointing-attention needs pointing examples"):
+        train_sft(SFTRunConfig(out=str(tmp_path / "sft"), pointing_attention=1.0), progress=False)
+    assert not (tmp_path / "sft").exists()
+    digits = SFTRunConfig(out=str(tmp_path / "digits"), pointing_scenes_per_task=1, pointing_attention=1.0)
+    with pytest.raises(ValueError, match="needs location tokens"):
+        train_sft(digits, progress=False)  # the default fresh tiny VLM spells coordinates as digits
 
 
 def test_pointing_only_training_data():
@@ -53,6 +60,9 @@ def test_pointing_only_training_data():
     assert len(dataset) >= 2 and all('The task is "point to the ' in prompt for prompt in prompts)
     mixed = training_dataset(replace(config, episodes_per_task=1), coord_step=10, progress=False)
     assert len(mixed) == len(dataset) + 1 and dataset.features == mixed.features
+    masked = training_dataset(replace(config, episodes_per_task=1, pointing_attention=1.0), 10, progress=False)
+    footprints = [sum(mask) for mask in masked["target_mask"]]
+    assert sum(f == 0 for f in footprints) == 1 and all(f > 0 for f in footprints if f)  # oracle answer: none
 
 
 def test_quantized_answers_use_location_tokens_only():
@@ -89,6 +99,9 @@ def test_pointing_examples_point_at_the_named_object():
         named = {" ".join(w for w in words[k] if w) for k in np.unique(window) if k >= 0}
         assert example["instruction"].removeprefix("point to the ") in named
         assert example["instruction"].removeprefix("point to the ") in answer.think
+        footprint = np.array(example["target_mask"]).reshape(MASK_SIZE, MASK_SIZE)  # the named object's cells
+        col, row = (answer.affordance_point / 1000 * MASK_SIZE).astype(int)
+        assert footprint[max(0, row - 1) : row + 2, max(0, col - 1) : col + 2].max() > 0
 
 
 def test_curve_point_scores_position_and_counts_invalid_answers_as_misses():
@@ -116,10 +129,14 @@ def test_train_sft_writes_a_loadable_checkpoint_that_changed(tmp_path):
         validation_per_task=2,
         freeze_vision=True,
         pointing_scenes_per_task=1,  # and "point to the <object>" examples of one scene
+        pointing_attention=1.0,  # with the attention loss on them
         data_cache=str(tmp_path / "cache"),
     )
     train_sft(config, progress=False)
-    assert (tmp_path / "cache" / "pointing-Lift-1-step10" / "dataset_info.json").exists()
+    assert (tmp_path / "cache" / "pointing-v2-Lift-1-step10" / "dataset_info.json").exists()
+    state = json.loads((out / "checkpoints" / "checkpoint-2" / "trainer_state.json").read_text())
+    attention = [row["pointing_attention_loss"] for row in state["log_history"] if "pointing_attention_loss" in row]
+    assert attention and all(0 < value < 20 for value in attention)  # -log of a mass in (0, 1], on pointing rows
     before = load_file(out / "init" / "model.safetensors")
     after = load_file(out / "model.safetensors")
     assert before.keys() == after.keys()

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from manipgym.agents import run_dir
-from manipgym.agents.tiny_vlm import TinyVLMConfig
+from manipgym.agents.tiny_vlm import TinyVLMConfig, coordinate_tokens
 from manipgym.agents.train_data import VALIDATION_INDICES, cached_examples, cached_pointing, check_training_indices
 from manipgym.envs import TASK_NAMES
 
@@ -44,6 +44,7 @@ class SFTRunConfig:
     episodes_per_task: int = 250
     affordance: str = "box"  # the answers' affordance form: "box", or "point" (the box centre)
     pointing_scenes_per_task: int = 0  # > 0: add "point to the <object>" examples of these many scenes per task
+    pointing_attention: float = 0.0  # > 0: weight of the pointing-attention loss (see pointing_attention.py)
     freeze_vision: bool = False  # keep the vision tower and connector as --init has them (e.g. grounded)
     steps: int = 500
     batch_size: int = 16
@@ -69,8 +70,11 @@ def training_dataset(config: SFTRunConfig, coord_step: int, progress: bool):
     if config.pointing_scenes_per_task > 0:
         scenes = config.pointing_scenes_per_task
         parts.append(cached_pointing(config.data_cache, config.tasks, scenes, coord_step, progress))
+    if config.pointing_attention > 0:  # oracle answers have no target mask: an empty one leaves them out of that loss
+        columns.append("target_mask")
+        parts = [p if "target_mask" in p.column_names else p.add_column("target_mask", [[]] * len(p)) for p in parts]
     parts = [part.select_columns(columns) for part in parts]
-    return concatenate_datasets([part.cast(parts[0].features) for part in parts])
+    return concatenate_datasets([part.cast(parts[-1].features) for part in parts])
 
 
 def train_sft(config: SFTRunConfig, progress: bool = True):
@@ -78,14 +82,19 @@ def train_sft(config: SFTRunConfig, progress: bool = True):
     from trl import SFTConfig, SFTTrainer
 
     from manipgym.agents.curve import PointErrorCurve
+    from manipgym.agents.pointing_attention import PointingAttentionTrainer
     from manipgym.agents.vlm import VLMAgent
 
     if config.episodes_per_task <= 0 and config.pointing_scenes_per_task <= 0:
         raise ValueError("nothing to train on: --episodes-per-task and --pointing-scenes are both 0")
+    if config.pointing_attention > 0 and config.pointing_scenes_per_task <= 0:
+        raise ValueError("--pointing-attention needs pointing examples (their target masks): add --pointing-scenes N")
     check_training_indices(range(max(config.episodes_per_task, config.pointing_scenes_per_task)))
     out = run_dir.prepare(config.out, config.resume)
     init = run_dir.initial_checkpoint(out, config.init, config.arch, config.tiny)
     coord_step = run_dir.coord_step_of(init)
+    if config.pointing_attention > 0 and not coord_step:
+        raise ValueError("--pointing-attention needs location tokens: --init a checkpoint built with --coord-step")
     agent = VLMAgent(init, device=config.device)
     if config.freeze_vision:
         freeze_vision(agent.model)
@@ -101,13 +110,21 @@ def train_sft(config: SFTRunConfig, progress: bool = True):
         warmup_steps=min(20, config.steps // 10),
         logging_steps=max(1, config.steps // 50),
         max_length=None,  # never cut the image tokens
+        remove_unused_columns=config.pointing_attention <= 0,  # keep target_mask for the collator
     )
-    trainer = SFTTrainer(
+    trainer_class, extra = SFTTrainer, {}
+    if config.pointing_attention > 0:
+        agent.model.set_attn_implementation("eager")  # the loss reads the attention weights
+        location_ids = agent.processor.tokenizer.convert_tokens_to_ids(coordinate_tokens(coord_step))
+        trainer_class = PointingAttentionTrainer
+        extra = {"attention_weight": config.pointing_attention, "location_ids": location_ids}
+    trainer = trainer_class(
         model=agent.model,
         args=args,
         train_dataset=dataset,
         processing_class=agent.processor,
         callbacks=callbacks,
+        **extra,
     )
     last = run_dir.last_checkpoint(out)
     trainer.train(resume_from_checkpoint=last if config.resume else None)

@@ -24,6 +24,7 @@ from manipgym.rewards import format_answer, parse_answer
 
 TRAINING_SCENES = 1900  # per task; train-manifest indices [0, 1900) train, [1900, 2000) validate
 VALIDATION_INDICES = range(TRAINING_SCENES, EPISODES_PER_SPLIT["train"])
+MASK_SIZE = 28  # object footprints are kept as MASK_SIZE² coverage fractions
 
 
 def check_training_indices(indices: Sequence[int]) -> None:
@@ -122,6 +123,15 @@ def object_centre(label: np.ndarray, index: int) -> np.ndarray:
     return np.array([(xs.mean() + 0.5) / width * 1000, (ys.mean() + 0.5) / height * 1000])
 
 
+def coverage_mask(mask: np.ndarray, size: int = MASK_SIZE) -> list[float]:
+    """The share of each of size × size cells (row-major) that ``mask`` (H × W bools) covers: an
+    object's footprint small enough to store with every example, fine enough to pool to any
+    model's image-token grid (see :mod:`manipgym.agents.pointing_attention`)."""
+    h, w = mask.shape
+    cells = mask[: h // size * size, : w // size * size].reshape(size, h // size, size, w // size)
+    return cells.mean(axis=(1, 3)).round(3).flatten().tolist()
+
+
 POINTING_TASK = "Point"  # the ``task`` of pointing examples, which no benchmark runs
 MIN_POINTING_PIXELS = 30  # objects showing fewer pixels (hidden behind others, out of view) are not asked for
 
@@ -131,7 +141,8 @@ def pointing_examples(
 ) -> list[dict]:
     """ "Point to the <colour> <noun>" examples: one per visible object of each labelled scene
     (:func:`labelled_scenes`), answered in the task's own schema with
-    the object's centre as the affordance (and a trajectory that stays there).
+    the object's centre as the affordance (and a trajectory that stays there), and the object's
+    footprint as ``target_mask`` (:func:`coverage_mask`).
 
     Why: a scene's task asks about one object, so a model can lower its loss by learning where
     that kind of task's target usually is and never look. Asking about every object of the same
@@ -156,6 +167,7 @@ def pointing_examples(
                     "seed": -1,
                     "instruction": instruction,
                     "oracle_answer": answer,
+                    "target_mask": coverage_mask(label == k),
                 }
             )
     return examples
@@ -168,7 +180,7 @@ def cached_pointing(
     ``datasets.Dataset`` kept under ``cache_dir`` (when given) for later runs."""
     from datasets import Dataset, load_from_disk
 
-    name = f"pointing-{'-'.join(tasks)}-{scenes_per_task}-step{coord_step}"
+    name = f"pointing-v2-{'-'.join(tasks)}-{scenes_per_task}-step{coord_step}"
     path = Path(cache_dir) / name if cache_dir else None
     if path is not None and (path / "dataset_info.json").exists():
         return load_from_disk(str(path))

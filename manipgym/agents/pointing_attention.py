@@ -1,0 +1,111 @@
+"""Pointing attention: an auxiliary SFT loss that tells the language model where to look.
+
+Why: to answer "point to the red cube" the language model must attend from the position that
+writes the x coordinate to the image tokens of the red cube, and copy their position. Trained on
+answers alone, it meets a chicken-and-egg plateau: attending to the right token does not pay
+until the copy is learned, and the copy is not learned while attention is spread over ~300
+tokens. The trained tiny VLMs sit on that plateau (answer x no better than the prior; see the
+README's recipe study). The simulator knows which image patches show the named object, so this
+loss supervises the attention directly: in every layer but the first (which must first gather
+the instruction's words), head 0 of the positions that predict the affordance's two location
+tokens is trained to put its mass on the target object's image tokens (``-log`` of that mass).
+
+Only examples with a target mask take part (the pointing examples); the rest train as usual.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from trl import SFTTrainer
+
+from manipgym.agents.train_data import MASK_SIZE
+
+MIN_COVER = 0.2  # an image token shows the target when the target covers at least this share of its patch
+VISION_PARTS = ("vision_model", "visual")
+
+
+def target_patches(masks: torch.Tensor, grid: int) -> torch.Tensor:
+    """B × MASK_SIZE² coverage -> B × grid² weights (1 on patches the target covers, at least its
+    best one; rows of an empty mask stay 0)."""
+    cells = masks.view(-1, 1, MASK_SIZE, MASK_SIZE)
+    cover = F.adaptive_avg_pool2d(cells, grid).flatten(1)
+    best = F.one_hot(cover.argmax(1), grid * grid).to(cover.dtype)
+    shown = ((cover >= MIN_COVER) | (best > 0)).to(cover.dtype)
+    return shown * (masks.sum(1, keepdim=True) > 0)
+
+
+def attention_loss(
+    attentions: list[torch.Tensor],
+    input_ids: torch.Tensor,
+    labels: torch.Tensor,
+    masks: torch.Tensor,
+    image_token_id: int,
+    location_ids: torch.Tensor,
+) -> torch.Tensor | None:
+    """Mean ``-log`` attention mass (head 0, layers 1..L-1) that the positions predicting the
+    first two location tokens of each answer put on the target's image tokens; None when no
+    example of the batch has a target."""
+    losses = []
+    for b in torch.nonzero(masks.sum(1) > 0).flatten().tolist():
+        images = torch.nonzero(input_ids[b] == image_token_id).flatten()
+        coordinates = torch.nonzero(torch.isin(labels[b], location_ids)).flatten()[:2]
+        if len(images) == 0 or len(coordinates) < 2:
+            continue
+        grid = int(round(len(images) ** 0.5))
+        weights = target_patches(masks[b : b + 1], grid)[0]
+        queries = coordinates - 1  # the logits at position p predict the token at p + 1
+        for layer in attentions[1:]:
+            mass = layer[b, 0][queries][:, images] @ weights.to(layer.dtype)
+            losses.append(-torch.log(mass + 1e-6))
+    return torch.cat(losses).mean() if losses else None
+
+
+class PointingAttentionTrainer(SFTTrainer):
+    """``SFTTrainer`` plus :func:`attention_loss` (weighted by ``attention_weight``) on examples
+    whose ``target_mask`` column is not empty. The model must run eager attention (so that the
+    attention weights exist); the weights are caught by forward hooks on the text layers."""
+
+    def __init__(self, *args, attention_weight: float, location_ids: list[int], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.attention_weight = attention_weight
+        self.location_ids = torch.tensor(location_ids)
+        self._caught: list[torch.Tensor] = []
+        for name, module in self.model.named_modules():
+            if name.endswith("self_attn") and not set(VISION_PARTS).intersection(name.split(".")):
+                module.register_forward_hook(self._catch)
+        self.data_collator = _WithTargetMasks(self.data_collator)
+
+    def _catch(self, module, args, output) -> None:
+        if self.model.training:
+            self._caught.append(output[1])
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        masks = inputs.pop("target_mask")
+        self._caught.clear()
+        loss = super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        if not self.model.training or not self._caught:
+            return loss
+        image_token_id = self.model.config.image_token_id
+        location_ids = self.location_ids.to(inputs["labels"].device)
+        extra = attention_loss(self._caught, inputs["input_ids"], inputs["labels"], masks, image_token_id, location_ids)
+        self._caught.clear()
+        if extra is None:
+            return loss
+        self._metrics["train"]["pointing_attention_loss"].append(extra.item())
+        total = (loss[0] if return_outputs else loss) + self.attention_weight * extra
+        return (total, loss[1]) if return_outputs else total
+
+
+class _WithTargetMasks:
+    """TRL's vision collator plus a B × MASK_SIZE² ``target_mask`` tensor (zeros where an example
+    has none)."""
+
+    def __init__(self, collate):
+        self.collate = collate
+
+    def __call__(self, examples: list[dict]) -> dict:
+        masks = [example.pop("target_mask", None) or [0.0] * MASK_SIZE**2 for example in examples]
+        batch = self.collate(examples)
+        batch["target_mask"] = torch.tensor(masks, dtype=torch.float32)
+        return batch

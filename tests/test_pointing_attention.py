@@ -1,0 +1,56 @@
+"""The pointing-attention loss: target footprints pooled to the token grid, and -log attention mass."""
+
+import numpy as np
+import pytest
+import torch
+
+from manipgym.agents.pointing_attention import attention_loss, target_patches
+from manipgym.agents.train_data import MASK_SIZE, coverage_mask
+
+IMAGE, LOCATION = 99, 50  # token ids standing for an image token and a location token
+
+
+def test_coverage_mask_keeps_the_footprint_row_major():
+    mask = np.zeros((224, 224), bool)
+    mask[:, :112] = True  # the left half
+    cells = np.array(coverage_mask(mask)).reshape(MASK_SIZE, MASK_SIZE)
+    assert (cells[:, : MASK_SIZE // 2] == 1).all() and (cells[:, MASK_SIZE // 2 :] == 0).all()
+
+
+def test_target_patches_pool_to_the_grid_and_keep_at_least_the_best_patch():
+    big = np.zeros((MASK_SIZE, MASK_SIZE))
+    big[: MASK_SIZE // 2, : MASK_SIZE // 2] = 1  # top-left quadrant
+    tiny = np.zeros((MASK_SIZE, MASK_SIZE))
+    tiny[-1, -1] = 1  # one cell, under any cover threshold, in the bottom-right patch
+    masks = torch.tensor(np.stack([big, tiny, np.zeros_like(big)]).reshape(3, -1), dtype=torch.float32)
+    patches = target_patches(masks, grid=2)
+    assert patches.tolist() == [[1, 0, 0, 0], [0, 0, 0, 1], [0, 0, 0, 0]]
+
+
+def _batch(where: str):
+    """One 10-token sequence: image tokens at 1..4 (a 2 × 2 grid), location tokens at 7 and 8; the
+    target covers the top-left patch (position 1). Two layers of attention weights, head 0 of
+    layer 1 either on the target or spread evenly."""
+    input_ids = torch.tensor([[0, IMAGE, IMAGE, IMAGE, IMAGE, 0, 0, LOCATION, LOCATION, 0]])
+    labels = torch.full_like(input_ids, -100)
+    labels[0, 7:9] = LOCATION
+    mask = np.zeros((MASK_SIZE, MASK_SIZE))
+    mask[:10, :10] = 1
+    masks = torch.tensor(mask.reshape(1, -1), dtype=torch.float32)
+    layer = torch.full((1, 2, 10, 10), 0.1)
+    if where == "target":
+        layer[0, 0, 6:8] = 0
+        layer[0, 0, 6:8, 1] = 1
+    return [torch.full((1, 2, 10, 10), 0.1), layer], input_ids, labels, masks
+
+
+def test_attention_loss_is_zero_on_the_target_and_positive_when_spread():
+    on_target = attention_loss(*_batch("target"), IMAGE, torch.tensor([LOCATION]))
+    spread = attention_loss(*_batch("spread"), IMAGE, torch.tensor([LOCATION]))
+    assert on_target.item() == pytest.approx(0, abs=1e-4)
+    assert spread.item() == pytest.approx(-np.log(0.1), rel=1e-4)  # one target patch of ten tokens
+
+
+def test_attention_loss_skips_examples_without_a_target():
+    attentions, input_ids, labels, masks = _batch("spread")
+    assert attention_loss(attentions, input_ids, labels, masks * 0, IMAGE, torch.tensor([LOCATION])) is None
