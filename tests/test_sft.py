@@ -51,6 +51,7 @@ def test_training_needs_answers_or_pointing(tmp_path):
     digits = SFTRunConfig(out=str(tmp_path / "digits"), pointing_scenes_per_task=1, pointing_attention=1.0)
     with pytest.raises(ValueError, match="needs location tokens"):
         train_sft(digits, progress=False)  # the default fresh tiny VLM spells coordinates as digits
+    assert not (tmp_path / "digits").exists()
 
 
 def test_pointing_only_training_data():

@@ -90,11 +90,11 @@ def train_sft(config: SFTRunConfig, progress: bool = True):
     if config.pointing_attention > 0 and config.pointing_scenes_per_task <= 0:
         raise ValueError("--pointing-attention needs pointing examples (their target masks): add --pointing-scenes N")
     check_training_indices(range(max(config.episodes_per_task, config.pointing_scenes_per_task)))
+    coord_step = config.tiny.coord_step if config.init is None else run_dir.coord_step_of(config.init)
+    if config.pointing_attention > 0 and not coord_step:  # checked before anything is written
+        raise ValueError("--pointing-attention needs location tokens: --init a checkpoint built with --coord-step")
     out = run_dir.prepare(config.out, config.resume)
     init = run_dir.initial_checkpoint(out, config.init, config.arch, config.tiny)
-    coord_step = run_dir.coord_step_of(init)
-    if config.pointing_attention > 0 and not coord_step:
-        raise ValueError("--pointing-attention needs location tokens: --init a checkpoint built with --coord-step")
     agent = VLMAgent(init, device=config.device)
     if config.freeze_vision:
         freeze_vision(agent.model)
