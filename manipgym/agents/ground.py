@@ -29,12 +29,11 @@ from tqdm import tqdm
 
 from manipgym.agents import run_dir
 from manipgym.agents.tiny_vlm import TinyVLMConfig
-from manipgym.agents.train_data import labelled_scenes, object_centre
+from manipgym.agents.train_data import MIN_COVER, labelled_scenes, object_centre
 from manipgym.envs import TASK_NAMES
 
 IGNORE = -100
 BACKGROUND_WORD = "table"
-MIN_COVER = 0.2  # a patch shows an object when the object covers at least this share of it
 HEADS = ("colour", "noun", "x", "y")
 
 

@@ -19,10 +19,7 @@ import torch
 import torch.nn.functional as F
 from trl import SFTTrainer
 
-from manipgym.agents.train_data import MASK_SIZE
-
-MIN_COVER = 0.2  # an image token shows the target when the target covers at least this share of its patch
-VISION_PARTS = ("vision_model", "visual")
+from manipgym.agents.train_data import MASK_SIZE, MIN_COVER
 
 
 def target_patches(masks: torch.Tensor, grid: int) -> torch.Tensor:
@@ -64,15 +61,16 @@ def attention_loss(
 class PointingAttentionTrainer(SFTTrainer):
     """``SFTTrainer`` plus :func:`attention_loss` (weighted by ``attention_weight``) on examples
     whose ``target_mask`` column is not empty. The model must run eager attention (so that the
-    attention weights exist); the weights are caught by forward hooks on the text layers."""
+    attention weights exist); the weights are caught by forward hooks on the language model's
+    (``get_decoder()``) attention layers."""
 
     def __init__(self, *args, attention_weight: float, location_ids: list[int], **kwargs):
         super().__init__(*args, **kwargs)
         self.attention_weight = attention_weight
         self.location_ids = torch.tensor(location_ids)
         self._caught: list[torch.Tensor] = []
-        for name, module in self.model.named_modules():
-            if name.endswith("self_attn") and not set(VISION_PARTS).intersection(name.split(".")):
+        for name, module in self.model.get_decoder().named_modules():
+            if name.endswith("self_attn"):
                 module.register_forward_hook(self._catch)
         self.data_collator = _WithTargetMasks(self.data_collator)
 

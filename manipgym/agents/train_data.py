@@ -25,6 +25,7 @@ from manipgym.rewards import format_answer, parse_answer
 TRAINING_SCENES = 1900  # per task; train-manifest indices [0, 1900) train, [1900, 2000) validate
 VALIDATION_INDICES = range(TRAINING_SCENES, EPISODES_PER_SPLIT["train"])
 MASK_SIZE = 28  # object footprints are kept as MASK_SIZE² coverage fractions
+MIN_COVER = 0.2  # an image token's patch shows an object when the object covers at least this share of it
 
 
 def check_training_indices(indices: Sequence[int]) -> None:
@@ -63,6 +64,11 @@ def chat_prompt(instruction: str) -> list[dict]:
     return [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": build_prompt(instruction)}]}]
 
 
+def completion_message(text: str) -> list[dict]:
+    """The assistant turn a model is trained to write."""
+    return [{"role": "assistant", "content": [{"type": "text", "text": text}]}]
+
+
 def oracle_examples(
     tasks: Sequence[str], indices: Sequence[int], coord_step: int = 0, progress: bool = True, affordance: str = "box"
 ) -> list[dict]:
@@ -79,7 +85,7 @@ def oracle_examples(
                 {
                     "images": [Image.fromarray(obs["image"])],
                     "prompt": chat_prompt(obs["instruction"]),
-                    "completion": [{"role": "assistant", "content": [{"type": "text", "text": target}]}],
+                    "completion": completion_message(target),
                     "task": task,
                     "seed": seed,
                     "instruction": obs["instruction"],
@@ -162,7 +168,7 @@ def pointing_examples(
                 {
                     "images": [Image.fromarray(image)],
                     "prompt": chat_prompt(instruction),
-                    "completion": [{"role": "assistant", "content": [{"type": "text", "text": target}]}],
+                    "completion": completion_message(target),
                     "task": POINTING_TASK,
                     "seed": -1,
                     "instruction": instruction,
@@ -218,6 +224,6 @@ def cached_examples(
 
     def target(example: dict) -> dict:
         text = training_answer(example["oracle_answer"], coord_step, affordance)
-        return {"completion": [{"role": "assistant", "content": [{"type": "text", "text": text}]}]}
+        return {"completion": completion_message(text)}
 
     return dataset.map(target)
