@@ -283,8 +283,10 @@ def _train_grpo(args: argparse.Namespace) -> int:
             temperature=args.temperature,
             max_completion_length=args.max_completion_length,
             weights=RewardWeights(**dict(zip(("format", "affordance", "trajectory", "success"), args.weights))),
+            freeze_vision=args.freeze_vision,
             workers=args.workers,
             save_steps=args.save_steps,
+            eval_every=args.eval_every,
             data_cache=args.data_cache,
             seed=args.seed,
             resume=args.resume,
@@ -464,8 +466,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=[0.1, 0.2, 0.2, 0.5],
         help="format,affordance,trajectory,success reward weights (default 0.1,0.2,0.2,0.5)",
     )
+    grpo.add_argument(
+        "--freeze-vision", action="store_true", help="train only the language model (keeps the SFT tower as it is)"
+    )
     grpo.add_argument("--workers", type=int, default=2, help="simulator worker processes (default 2)")
     grpo.add_argument("--save-steps", type=int, default=50, help="checkpoint every N steps (default 50)")
+    grpo.add_argument(
+        "--eval-every",
+        type=int,
+        default=50,
+        help="steps between validation-curve points (greedy answers on 25 validation scenes per task, executed; "
+        "0: off; default 50)",
+    )
     grpo.add_argument("--data-cache", help="folder that keeps rendered training scenes for later runs")
     grpo.add_argument("--seed", type=int, default=0, help="seed of sampling and data order (default 0)")
     grpo.add_argument("--device", default="auto", help="auto (CUDA when present, bf16), cpu, cuda")

@@ -2,7 +2,8 @@
 
 import json
 
-from manipgym.benchmarks import correctness, curves, speed
+from manipgym.agents import SHIPPED_CHECKPOINT
+from manipgym.benchmarks import correctness, curves, speed, validation
 
 
 def test_correctness_script_reports_every_figure(tmp_path, capsys):
@@ -52,3 +53,14 @@ def test_curves_script_tabulates_every_point_and_names_a_missing_curve(tmp_path,
     assert rows == ["| sft-a | 250 | 2.0 | 50% | 300 | 280 | 2% |", "| sft-a | 500 | 4.0 | 100% | 80 | 41 | 49% |"]
     assert curves.main([str(tmp_path / "none")]) == 2
     assert "--eval-every" in capsys.readouterr().err
+
+
+def test_validation_script_executes_the_greedy_answers_of_each_checkpoint(tmp_path, capsys):
+    assert validation.main([str(SHIPPED_CHECKPOINT), "--per-task", "1", "--workers", "1"]) == 0
+    row = [line for line in capsys.readouterr().out.splitlines() if line.startswith(f"| {SHIPPED_CHECKPOINT}")]
+    assert len(row) == 1
+    cells = [cell.strip() for cell in row[0].strip("|").split("|")]
+    format_valid, within_40, success = (float(cells[i].rstrip("%")) for i in (1, 3, 4))
+    assert 0 <= within_40 <= format_valid <= 100 and 0 <= success <= format_valid
+    assert validation.main([str(tmp_path), "--per-task", "1", "--workers", "1"]) == 2  # not a checkpoint: one line
+    assert "error:" in capsys.readouterr().err

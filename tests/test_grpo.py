@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 
 from manipgym.agents import OracleAgent
-from manipgym.agents.grpo import REWARD_TERMS, GRPORunConfig, SimulatorRewards, completion_text, train_grpo
+from manipgym.agents.grpo import (
+    REWARD_TERMS,
+    GRPORunConfig,
+    SimulatorRewards,
+    completion_text,
+    load_policy,
+    train_grpo,
+)
 from manipgym.agents.sft import SFTRunConfig, train_sft
 from manipgym.agents.vlm import VLMAgent
 from manipgym.envs.manifests import manifest_seed
@@ -68,6 +75,8 @@ def test_grpo_run_logs_each_step_and_writes_a_loadable_checkpoint(tmp_path):
         max_completion_length=24,
         workers=1,
         save_steps=1,
+        eval_every=2,
+        validation_per_task=1,
     )
     train_grpo(config, progress=False)
     rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
@@ -86,3 +95,10 @@ def test_grpo_run_logs_each_step_and_writes_a_loadable_checkpoint(tmp_path):
     train_grpo(config, progress=False)
     rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [row["step"] for row in rows] == [1, 2, 3]
+    curve = [json.loads(line) for line in (out / "curve.jsonl").read_text().splitlines()]
+    assert [row["step"] for row in curve] == [2, 3]  # every --eval-every steps and at the end
+    assert all(0 <= row["success"] <= row["format_valid"] <= 1 for row in curve)  # executed greedy answers
+    config.freeze_vision = True  # --freeze-vision: GRPO trains the language model only
+    trainable = {name for name, p in load_policy(config).model.named_parameters() if p.requires_grad}
+    assert any(".language_model." in name for name in trainable)
+    assert not any(".visual." in name for name in trainable)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from transformers import TrainerCallback
 
+from manipgym.agents.train_data import VALIDATION_INDICES, cached_examples
 from manipgym.rewards import parse_answer
 
 WITHIN = 40.0  # units of 0–1000: about a small object's half-width in the default camera
@@ -47,10 +48,7 @@ class PointErrorCurve(TrainerCallback):
     """Appends a point of the learning curve to ``path`` every ``every`` steps (and at the end)."""
 
     def __init__(self, validation, processor, path: str | Path, every: int, batch_size: int = 32):
-        self.observations = [
-            {"image": np.asarray(example["images"][0]), "instruction": example["instruction"]} for example in validation
-        ]
-        self.oracle_answers = [example["oracle_answer"] for example in validation]
+        self.observations, self.oracle_answers = observations_and_answers(validation)
         self.processor, self.path, self.every, self.batch_size = processor, Path(path), every, batch_size
         self.train_seconds, self._since = _train_seconds_so_far(self.path), None
 
@@ -70,11 +68,28 @@ class PointErrorCurve(TrainerCallback):
         model.eval()
         agent = VLMAgent.from_model(model, self.processor, max_new_tokens=128, batch_size=self.batch_size)
         point = {"step": step, "train_seconds": round(self.train_seconds, 1)}
-        point |= curve_point(agent.act(self.observations), self.oracle_answers)
+        answers = agent.act(self.observations)
+        point |= curve_point(answers, self.oracle_answers) | self.extra_metrics(answers)
         model.train(was_training)
         with self.path.open("a") as f:
             f.write(json.dumps(point) + "\n")
         return point
+
+    def extra_metrics(self, answers: list[str]) -> dict[str, float]:
+        """More figures for the same answers (subclasses: e.g. executed success); none here."""
+        return {}
+
+
+def observations_and_answers(examples) -> tuple[list[dict], list[str]]:
+    """What the agent sees of each oracle example (image, instruction), and the oracle's answers."""
+    observations = [{"image": np.asarray(e["images"][0]), "instruction": e["instruction"]} for e in examples]
+    return observations, [example["oracle_answer"] for example in examples]
+
+
+def validation_scenes(cache_dir, tasks: Sequence[str], per_task: int, progress: bool = True):
+    """The first ``per_task`` validation scenes of each task, as oracle examples (image,
+    instruction, oracle answer, task, seed)."""
+    return cached_examples(cache_dir, tasks, VALIDATION_INDICES[:per_task], 0, progress)
 
 
 def _train_seconds_so_far(path: Path) -> float:

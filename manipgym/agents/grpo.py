@@ -19,6 +19,8 @@ from tqdm import tqdm
 from transformers import TrainerCallback
 
 from manipgym.agents import run_dir
+from manipgym.agents.curve import PointErrorCurve, validation_scenes
+from manipgym.agents.sft import freeze_vision
 from manipgym.agents.train_data import cached_examples, check_training_indices
 from manipgym.envs import TASK_NAMES
 from manipgym.envs.workers import EpisodeSpec, Worker, execute_answers
@@ -50,8 +52,11 @@ class GRPORunConfig:
     temperature: float = 1.0
     max_completion_length: int = 160
     weights: RewardWeights = field(default_factory=RewardWeights)
+    freeze_vision: bool = False  # train only the language model: the tower keeps what SFT/grounding gave it
     workers: int = 2
     save_steps: int = 50
+    eval_every: int = 50  # steps between validation-curve points; 0 turns the curve off
+    validation_per_task: int = 25
     data_cache: str | None = None
     seed: int = 0
     resume: bool = False
@@ -138,6 +143,31 @@ class StepLog(TrainerCallback):
             tqdm.write(f"step {row['step']}: " + " ".join(f"{k}={v:.3f}" for k, v in shown.items()))
 
 
+class ValidationCurve(PointErrorCurve):
+    """The SFT learning curve plus the executed success of the same greedy answers.
+
+    The step log's success is that of answers sampled at ``--temperature``; a benchmark answers
+    greedily, and the two can move apart (GRPO may sharpen the sampled answers while the greedy
+    one gets worse). This curve, on train-manifest validation scenes that no training step
+    uses, is the figure to choose a checkpoint by without touching an evaluation split.
+    """
+
+    def __init__(self, validation, processor, path: Path, every: int, workers: list[Worker]):
+        super().__init__(validation, processor, path, every)
+        self.validation, self.workers = validation, workers
+
+    def extra_metrics(self, answers: list[str]) -> dict[str, float]:
+        return {"success": executed_success(self.workers, self.validation, answers)}
+
+
+def executed_success(workers: list[Worker], examples, answers: Sequence[str]) -> float:
+    """The success rate of executing each answer from its example's train-manifest scene (task,
+    seed); an episode that errs counts as a failure."""
+    jobs = [(EpisodeSpec(e["task"], "train", -1, int(e["seed"])), a) for e, a in zip(examples, answers)]
+    infos = execute_answers(workers, jobs)
+    return sum(info["rewards"]["success"] if isinstance(info, dict) else 0.0 for info in infos) / max(1, len(jobs))
+
+
 def grpo_dataset(config: GRPORunConfig, progress: bool):
     """Prompts (image + instruction) of the run's train-manifest scenes, with task and seed columns
     that reach the reward functions."""
@@ -147,14 +177,22 @@ def grpo_dataset(config: GRPORunConfig, progress: bool):
     return dataset.select_columns(["prompt", "images", "task", "seed"])
 
 
+def load_policy(config: GRPORunConfig):
+    """The VLM to train (a :class:`~manipgym.agents.vlm.VLMAgent`), its tower frozen if asked."""
+    from manipgym.agents.vlm import VLMAgent
+
+    agent = VLMAgent(config.init, device=config.device)
+    if config.freeze_vision:
+        freeze_vision(agent.model)
+    return agent
+
+
 def train_grpo(config: GRPORunConfig, progress: bool = True) -> Path:
     """Run GRPO from ``config.init`` and write a Hugging Face checkpoint to ``config.out``."""
     from trl import GRPOConfig, GRPOTrainer
 
-    from manipgym.agents.vlm import VLMAgent
-
     out = run_dir.prepare(config.out, config.resume)
-    agent = VLMAgent(config.init, device=config.device)
+    agent = load_policy(config)
     dataset = grpo_dataset(config, progress)
     weights = config.weights
     args = GRPOConfig(
@@ -175,13 +213,18 @@ def train_grpo(config: GRPORunConfig, progress: bool = True) -> Path:
     workers = [Worker() for _ in range(max(1, config.workers))]
     try:
         rewards = SimulatorRewards(workers)
+        callbacks = [StepLog(out / "log.jsonl", progress)]
+        if config.eval_every > 0:
+            held_out = validation_scenes(config.data_cache, config.tasks, config.validation_per_task, progress)
+            curve = ValidationCurve(held_out, agent.processor, out / "curve.jsonl", config.eval_every, workers)
+            callbacks.append(curve)
         trainer = GRPOTrainer(
             model=agent.model,
             reward_funcs=rewards.reward_functions(),
             args=args,
             train_dataset=dataset,
             processing_class=agent.processor,
-            callbacks=[StepLog(out / "log.jsonl", progress)],
+            callbacks=callbacks,
         )
         last = run_dir.last_checkpoint(out)
         trainer.train(resume_from_checkpoint=last if config.resume else None)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from manipgym.agents import run_dir
 from manipgym.agents.tiny_vlm import TinyVLMConfig, coordinate_tokens
-from manipgym.agents.train_data import VALIDATION_INDICES, cached_examples, cached_pointing, check_training_indices
+from manipgym.agents.train_data import cached_examples, cached_pointing, check_training_indices
 from manipgym.envs import TASK_NAMES
 
 VISION_MODULES = ("vision_model", "connector", "visual")  # Idefics3's tower and connector; Qwen2.5-VL's
@@ -81,7 +81,7 @@ def train_sft(config: SFTRunConfig, progress: bool = True):
     """Run SFT and write a Hugging Face checkpoint (model, processor) to ``config.out``."""
     from trl import SFTConfig, SFTTrainer
 
-    from manipgym.agents.curve import PointErrorCurve
+    from manipgym.agents.curve import PointErrorCurve, validation_scenes
     from manipgym.agents.pointing_attention import PointingAttentionTrainer
     from manipgym.agents.vlm import VLMAgent
 
@@ -101,8 +101,7 @@ def train_sft(config: SFTRunConfig, progress: bool = True):
     dataset = training_dataset(config, coord_step, progress)
     callbacks = []
     if config.eval_every > 0:
-        validation = VALIDATION_INDICES[: config.validation_per_task]
-        held_out = cached_examples(config.data_cache, config.tasks, validation, coord_step, progress, config.affordance)
+        held_out = validation_scenes(config.data_cache, config.tasks, config.validation_per_task, progress)
         callbacks.append(PointErrorCurve(held_out, agent.processor, out / "curve.jsonl", config.eval_every))
     args = SFTConfig(
         **run_dir.trainer_arguments(out, config, agent.device, progress),

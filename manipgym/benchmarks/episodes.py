@@ -1,7 +1,8 @@
 """Run an agent on seeded episodes and summarise success per task.
 
-A small sequential runner: one env per task, one episode per seed. The full suite runner
-(manifests, worker processes, resume) is still to come.
+A small sequential runner (one env per task, one episode per seed) for the correctness script,
+and the Wilson interval every report uses. The suite runner (manifests, worker processes,
+resume) is :mod:`manipgym.benchmarks.runner`.
 """
 
 from __future__ import annotations

@@ -1,0 +1,66 @@
+"""Checkpoints on the train-manifest validation scenes: greedy answers, executed.
+
+    python -m manipgym.benchmarks.validation CHECKPOINT [CHECKPOINT ...] [--per-task 25]
+
+The figures to choose between training runs or checkpoints by without touching an evaluation
+split: validation scenes (train-manifest indices 1900-1999) are drawn from the training
+distribution and no training stage uses them. Per checkpoint: format-valid rate, affordance point
+error (0-1000 units, vs the oracle's) and its within-40 rate, and the success rate of executing
+each greedy answer. ``train grpo --eval-every`` logs the same figures during a run (curve.jsonl).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from manipgym.agents.curve import curve_point, observations_and_answers, validation_scenes
+from manipgym.agents.grpo import executed_success
+from manipgym.agents.vlm import CheckpointError, VLMAgent
+from manipgym.envs import TASK_NAMES
+from manipgym.envs.workers import Worker
+
+
+def validation_table(checkpoints: list[Path], per_task: int, workers: int, data_cache: str | None) -> str:
+    scenes = validation_scenes(data_cache, list(TASK_NAMES), per_task)
+    observations, oracle_answers = observations_and_answers(scenes)
+    lines = [
+        f"| checkpoint | format valid | point error median | within 40 | success ({len(scenes)} scenes) |",
+        "|---|---|---|---|---|",
+    ]
+    pool = [Worker() for _ in range(max(1, workers))]
+    try:
+        for checkpoint in tqdm(checkpoints, desc="checkpoints"):
+            answers = VLMAgent(checkpoint).act(observations)
+            figures = curve_point(answers, oracle_answers)
+            success = executed_success(pool, scenes, answers)
+            lines.append(
+                f"| {checkpoint} | {figures['format_valid']:.0%} | {figures['point_error_median']:.0f} "
+                f"| {figures['within_40']:.0%} | {success:.0%} |"
+            )
+    finally:
+        for worker in pool:
+            worker.close()
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoints", nargs="+", type=Path, help="checkpoint directories (train sft/grpo outputs)")
+    parser.add_argument("--per-task", type=int, default=25, help="validation scenes per task (default 25, max 100)")
+    parser.add_argument("--workers", type=int, default=2, help="simulator worker processes (default 2)")
+    parser.add_argument("--data-cache", help="folder that keeps rendered scenes (as train --data-cache)")
+    args = parser.parse_args(argv)
+    try:
+        print(validation_table(args.checkpoints, args.per_task, args.workers, args.data_cache))
+    except CheckpointError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
