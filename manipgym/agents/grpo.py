@@ -82,6 +82,14 @@ def completion_text(completion) -> str:
     return "".join(part.get("text", "") for part in content if part.get("type") == "text")
 
 
+def train_scene_rewards(workers: list[Worker], episodes: Sequence[tuple[str, int, str]]) -> list[dict[str, float]]:
+    """The reward terms of executing each (task, seed, answer) from its train-manifest scene; an
+    episode that errs (a worker died) scores 0 on every term."""
+    jobs = [(EpisodeSpec(task, "train", -1, int(seed)), answer) for task, seed, answer in episodes]
+    infos = execute_answers(workers, jobs)
+    return [info["rewards"] if isinstance(info, dict) else dict.fromkeys(REWARD_TERMS, 0.0) for info in infos]
+
+
 class SimulatorRewards:
     """Executes each answer once and serves its reward terms to the four reward functions.
 
@@ -100,9 +108,7 @@ class SimulatorRewards:
         missing = list(dict.fromkeys(k for k in keys if k not in self._outcomes))
         if missing:
             self._outcomes = {k: v for k, v in self._outcomes.items() if k in set(keys)}  # keep one batch only
-            jobs = [(EpisodeSpec(t, "train", -1, s), text) for t, s, text in missing]
-            for key, info in zip(missing, execute_answers(self.workers, jobs)):
-                self._outcomes[key] = info["rewards"] if isinstance(info, dict) else dict.fromkeys(REWARD_TERMS, 0.0)
+            self._outcomes.update(zip(missing, train_scene_rewards(self.workers, missing)))
             self.episodes += len(missing)
         return [self._outcomes[k] for k in keys]
 
@@ -163,9 +169,9 @@ class ValidationCurve(PointErrorCurve):
 def executed_success(workers: list[Worker], examples, answers: Sequence[str]) -> float:
     """The success rate of executing each answer from its example's train-manifest scene (task,
     seed); an episode that errs counts as a failure."""
-    jobs = [(EpisodeSpec(e["task"], "train", -1, int(e["seed"])), a) for e, a in zip(examples, answers)]
-    infos = execute_answers(workers, jobs)
-    return sum(info["rewards"]["success"] if isinstance(info, dict) else 0.0 for info in infos) / max(1, len(jobs))
+    episodes = [(example["task"], example["seed"], answer) for example, answer in zip(examples, answers)]
+    terms = train_scene_rewards(workers, episodes)
+    return sum(term["success"] for term in terms) / max(1, len(terms))
 
 
 def grpo_dataset(config: GRPORunConfig, progress: bool):

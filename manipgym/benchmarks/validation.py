@@ -19,12 +19,15 @@ from tqdm import tqdm
 
 from manipgym.agents.curve import curve_point, observations_and_answers, validation_scenes
 from manipgym.agents.grpo import executed_success
-from manipgym.agents.vlm import CheckpointError, VLMAgent
+from manipgym.agents.train_data import VALIDATION_INDICES
+from manipgym.agents.vlm import CheckpointError, VLMAgent, check_checkpoint
 from manipgym.envs import TASK_NAMES
 from manipgym.envs.workers import Worker
 
 
 def validation_table(checkpoints: list[Path], per_task: int, workers: int, data_cache: str | None) -> str:
+    for checkpoint in checkpoints:  # a bad path fails in one line before any scene is rendered
+        check_checkpoint(checkpoint)
     scenes = validation_scenes(data_cache, list(TASK_NAMES), per_task)
     observations, oracle_answers = observations_and_answers(scenes)
     lines = [
@@ -50,10 +53,12 @@ def validation_table(checkpoints: list[Path], per_task: int, workers: int, data_
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoints", nargs="+", type=Path, help="checkpoint directories (train sft/grpo outputs)")
-    parser.add_argument("--per-task", type=int, default=25, help="validation scenes per task (default 25, max 100)")
+    parser.add_argument("--per-task", type=int, default=25, help="validation scenes per task (1-100, default 25)")
     parser.add_argument("--workers", type=int, default=2, help="simulator worker processes (default 2)")
     parser.add_argument("--data-cache", help="folder that keeps rendered scenes (as train --data-cache)")
     args = parser.parse_args(argv)
+    if not 1 <= args.per_task <= len(VALIDATION_INDICES):
+        parser.error(f"--per-task must be between 1 and {len(VALIDATION_INDICES)}")
     try:
         print(validation_table(args.checkpoints, args.per_task, args.workers, args.data_cache))
     except CheckpointError as err:
