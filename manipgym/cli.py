@@ -8,7 +8,7 @@ from pathlib import Path
 
 from manipgym.agents import AGENT_NAMES
 from manipgym.agents.train_data import AFFORDANCE_FORMS
-from manipgym.envs import TASK_NAMES
+from manipgym.envs import TASK_NAMES, task_list
 from manipgym.envs.manifests import SUITES
 from manipgym.envs.splits import EVAL_SPLITS, SPLITS
 
@@ -248,7 +248,7 @@ def _train_options(parser: argparse.ArgumentParser, default_lr: float, default_s
     parser.add_argument("--init", help="checkpoint to start from (default: a fresh tiny VLM, see --arch)")
     _tiny_options(parser)
     parser.add_argument(
-        "--tasks", type=_task_list, default=list(TASK_NAMES), help="comma-separated tasks (default: all)"
+        "--tasks", type=task_list, default=list(TASK_NAMES), help="comma-separated tasks (default: all)"
     )
     parser.add_argument("--steps", type=int, default=default_steps, help=f"optimiser steps (default {default_steps})")
     parser.add_argument("--batch-size", type=int, default=16, help="examples (completions) per step (default 16)")
@@ -334,14 +334,6 @@ def _weights(text: str) -> list[float]:
     return values
 
 
-def _task_list(text: str) -> list[str]:
-    tasks = [t.strip() for t in text.split(",") if t.strip()]
-    unknown = [t for t in tasks if t not in TASK_NAMES]
-    if unknown:
-        raise argparse.ArgumentTypeError(f"unknown task(s) {', '.join(unknown)}; choose from {', '.join(TASK_NAMES)}")
-    return tasks
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="manipgym", description="Benchmark vision-language models on simulated robot manipulation."
@@ -357,9 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--suite", choices=SUITE_NAMES, default="quick", help="episodes per task and split (default quick)"
     )
-    bench.add_argument(
-        "--tasks", type=_task_list, default=list(TASK_NAMES), help="comma-separated tasks (default: all)"
-    )
+    bench.add_argument("--tasks", type=task_list, default=list(TASK_NAMES), help="comma-separated tasks (default: all)")
     bench.add_argument(
         "--splits",
         type=_split_list,
@@ -428,7 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
     ground.add_argument("--out", required=True, help="output checkpoint directory")
     _tiny_options(ground, arch=False, merge=1, coord_step=10)
     ground.add_argument(
-        "--tasks", type=_task_list, default=list(TASK_NAMES), help="comma-separated tasks (default: all)"
+        "--tasks", type=task_list, default=list(TASK_NAMES), help="comma-separated tasks (default: all)"
     )
     ground.add_argument("--scenes-per-task", type=int, default=500, help="train-manifest scenes per task (500)")
     ground.add_argument("--steps", type=int, default=1500, help="optimiser steps (default 1500)")
@@ -443,7 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
     grpo = stages.add_parser("grpo", help="GRPO on rewards from executing each sampled answer in the simulator")
     grpo.add_argument("--out", required=True, help="output checkpoint directory")
     grpo.add_argument("--init", required=True, help="checkpoint to start from (usually a train sft output)")
-    grpo.add_argument("--tasks", type=_task_list, default=list(TASK_NAMES), help="comma-separated tasks (default: all)")
+    grpo.add_argument("--tasks", type=task_list, default=list(TASK_NAMES), help="comma-separated tasks (default: all)")
     grpo.add_argument("--scenes-per-task", type=int, default=500, help="train-manifest scenes used as prompts")
     grpo.add_argument("--steps", type=int, default=100, help="optimiser steps (default 100)")
     grpo.add_argument(

@@ -21,7 +21,7 @@ import numpy as np
 import manipgym  # noqa: F401  (registers the ids)
 from manipgym.agents import OracleAgent, RandomAgent
 from manipgym.benchmarks.episodes import run_episodes, success_table, wilson_interval
-from manipgym.envs import TASK_NAMES
+from manipgym.envs import TASK_NAMES, task_list
 
 _VISIBLE_GROUPS = np.array([0, 1, 0, 0, 0, 0], dtype=np.uint8)  # geom groups the camera renders
 
@@ -69,10 +69,12 @@ def deterministic(task: str, seeds: range) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=100, help="seeds per task (default 100)")
-    parser.add_argument("--tasks", default=",".join(TASK_NAMES), help="comma-separated tasks (default: all)")
+    parser.add_argument(
+        "--tasks", type=task_list, default=list(TASK_NAMES), help="comma-separated tasks (default: all)"
+    )
     parser.add_argument("--out", help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
-    tasks = args.tasks.split(",")
+    tasks = args.tasks
     seeds = range(args.episodes)
     started = time.perf_counter()
     oracle = run_episodes(OracleAgent(), tasks, seeds)

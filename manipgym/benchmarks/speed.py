@@ -20,7 +20,7 @@ import numpy as np
 
 import manipgym  # noqa: F401
 from manipgym.agents import OracleAgent
-from manipgym.envs import TASK_NAMES
+from manipgym.envs import TASK_NAMES, task_list
 
 NAIVE = {"hard_reset": True, "camera_obs": True}
 
@@ -61,9 +61,11 @@ def time_episodes(tasks: list[str], seeds: range, scene_kwargs: dict | None) -> 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=10, help="seeds per task (default 10)")
-    parser.add_argument("--tasks", default=",".join(TASK_NAMES), help="comma-separated tasks (default: all)")
+    parser.add_argument(
+        "--tasks", type=task_list, default=list(TASK_NAMES), help="comma-separated tasks (default: all)"
+    )
     args = parser.parse_args(argv)
-    tasks, seeds = args.tasks.split(","), range(args.episodes)
+    tasks, seeds = args.tasks, range(args.episodes)
     ours = time_episodes(tasks, seeds, None)
     naive = time_episodes(tasks, seeds, NAIVE)
     print(f"{len(tasks) * len(seeds)} oracle episodes each ({', '.join(tasks)}; seeds {seeds.start}-{seeds.stop - 1})")

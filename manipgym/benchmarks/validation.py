@@ -1,6 +1,6 @@
 """Checkpoints on the train-manifest validation scenes: greedy answers, executed.
 
-    python -m manipgym.benchmarks.validation CHECKPOINT [CHECKPOINT ...] [--per-task 25]
+    python -m manipgym.benchmarks.validation CHECKPOINT [CHECKPOINT ...] [--per-task 25] [--tasks Lift,...]
 
 The figures to choose between training runs or checkpoints by without touching an evaluation
 split: validation scenes (train-manifest indices 1900-1999) are drawn from the training
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from tqdm import tqdm
@@ -21,14 +22,20 @@ from manipgym.agents.curve import curve_point, observations_and_answers, validat
 from manipgym.agents.grpo import executed_success
 from manipgym.agents.train_data import VALIDATION_INDICES
 from manipgym.agents.vlm import CheckpointError, VLMAgent, check_checkpoint
-from manipgym.envs import TASK_NAMES
+from manipgym.envs import TASK_NAMES, task_list
 from manipgym.envs.workers import Worker
 
 
-def validation_table(checkpoints: list[Path], per_task: int, workers: int, data_cache: str | None) -> str:
+def validation_table(
+    checkpoints: list[Path],
+    per_task: int,
+    workers: int,
+    data_cache: str | None,
+    tasks: Sequence[str] = TASK_NAMES,
+) -> str:
     for checkpoint in checkpoints:  # a bad path fails in one line before any scene is rendered
         check_checkpoint(checkpoint)
-    scenes = validation_scenes(data_cache, list(TASK_NAMES), per_task)
+    scenes = validation_scenes(data_cache, list(tasks), per_task)
     observations, oracle_answers = observations_and_answers(scenes)
     lines = [
         f"| checkpoint | format valid | point error median | within 40 | success ({len(scenes)} scenes) |",
@@ -54,13 +61,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoints", nargs="+", type=Path, help="checkpoint directories (train sft/grpo outputs)")
     parser.add_argument("--per-task", type=int, default=25, help="validation scenes per task (1-100, default 25)")
+    parser.add_argument(
+        "--tasks", type=task_list, default=list(TASK_NAMES), help="comma-separated tasks (default: all)"
+    )
     parser.add_argument("--workers", type=int, default=2, help="simulator worker processes (default 2)")
     parser.add_argument("--data-cache", help="folder that keeps rendered scenes (as train --data-cache)")
     args = parser.parse_args(argv)
     if not 1 <= args.per_task <= len(VALIDATION_INDICES):
         parser.error(f"--per-task must be between 1 and {len(VALIDATION_INDICES)}")
     try:
-        print(validation_table(args.checkpoints, args.per_task, args.workers, args.data_cache))
+        print(validation_table(args.checkpoints, args.per_task, args.workers, args.data_cache, args.tasks))
     except CheckpointError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
