@@ -113,10 +113,13 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from manipgym.benchmarks.paired import paired_table
     from manipgym.benchmarks.results import report
 
     try:
         print(report(args.runs), end="")
+        if args.paired:
+            print("\n" + paired_table(args.runs), end="")
     except (OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -368,6 +371,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="put runs side by side: success per split with 95%% CIs")
     rep.add_argument("runs", nargs="+", help="run directories")
+    rep.add_argument(
+        "--paired",
+        action="store_true",
+        help="also compare every run with the first, episode by episode (gained, lost, McNemar's exact p)",
+    )
     rep.set_defaults(func=_report)
 
     record = sub.add_parser("record", help="execute one episode and write an mp4 with the prediction drawn on it")

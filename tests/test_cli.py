@@ -40,6 +40,10 @@ def test_bench_runs_a_suite_and_prints_the_summary(tmp_path, capsys):
     assert main([*args, "--resume"]) == 0
     assert main(["report", str(out)]) == 0
     assert "| run | test | all |" in capsys.readouterr().out
+    assert main(["report", str(out), str(out), "--paired"]) == 0  # a run against itself: nothing gained or lost
+    assert "| run | test | 2 | 100% → 100% | 0 | 0 | 1.000 |" in capsys.readouterr().out
+    assert main(["report", str(out), str(tmp_path), "--paired"]) == 2  # no episodes there: one line
+    assert "error:" in capsys.readouterr().err
 
 
 def test_record_writes_a_video(tmp_path, capsys):
