@@ -117,9 +117,9 @@ def _report(args: argparse.Namespace) -> int:
     from manipgym.benchmarks.results import report
 
     try:
-        print(report(args.runs), end="")
-        if args.paired:
-            print("\n" + paired_table(args.runs), end="")
+        table = report(args.runs)
+        paired = "\n" + paired_table(args.runs) if args.paired else ""  # built first: an error prints alone
+        print(table + paired, end="")
     except (OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -12,8 +12,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from manipgym.benchmarks.results import split_order
 from manipgym.benchmarks.runner import load_episodes
-from manipgym.envs.splits import SPLITS
+from manipgym.envs.splits import OOD_SPLITS
 
 OOD_POOLED = "ood (pooled)"
 
@@ -41,9 +42,9 @@ def _successes(run_dir: str | Path) -> dict[tuple, bool]:
 
 def _groups(keys: list[tuple]) -> dict[str, list[tuple]]:
     """Shared episodes by split (in the suite's order), then all OOD splits pooled, then all."""
-    splits = sorted({key[1] for key in keys}, key=lambda s: list(SPLITS).index(s) if s in SPLITS else len(SPLITS))
+    splits = sorted({key[1] for key in keys}, key=split_order)
     groups = {split: [key for key in keys if key[1] == split] for split in splits}
-    ood = [key for key in keys if key[1].startswith("ood_")]
+    ood = [key for key in keys if key[1] in OOD_SPLITS]
     if ood:
         groups[OOD_POOLED] = ood
     groups["all"] = keys

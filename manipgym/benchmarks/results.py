@@ -70,7 +70,7 @@ def summarise(run_dir: str | Path) -> dict[str, Any]:
         "manipgym_version": manipgym.__version__,
         "config": config,
         "cells": [{"task": t, "split": s, **cell_metrics(r)} for (t, s), r in sorted(by_cell.items())],
-        "splits": {s: cell_metrics(by_split[s]) for s in sorted(by_split, key=_split_order)},
+        "splits": {s: cell_metrics(by_split[s]) for s in sorted(by_split, key=split_order)},
         "overall": cell_metrics(rows),
     }
     (run_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -79,7 +79,8 @@ def summarise(run_dir: str | Path) -> dict[str, Any]:
     return results
 
 
-def _split_order(split: str) -> int:
+def split_order(split: str) -> int:
+    """Sort key: the suite's split order, unknown splits last."""
     names = list(SPLITS)
     return names.index(split) if split in names else len(names)
 
