@@ -226,6 +226,7 @@ def _train(args: argparse.Namespace) -> int:
         pointing_scenes_per_task=args.pointing_scenes,
         pointing_attention=args.pointing_attention,
         freeze_vision=args.freeze_vision,
+        color_jitter=args.color_jitter,
         steps=args.steps,
         batch_size=args.batch_size,
         learning_rate=args.lr,
@@ -261,6 +262,17 @@ def _train_options(parser: argparse.ArgumentParser, default_lr: float, default_s
     parser.add_argument("--device", default="auto", help="auto (CUDA when present, bf16), cpu, cuda")
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def _color_jitter_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--color-jitter",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="augment training images: brightness, contrast and saturation factors drawn from [1-S, 1+S] "
+        "(e.g. 0.5; default 0: off)",
+    )
 
 
 def _train_grpo(args: argparse.Namespace) -> int:
@@ -315,6 +327,7 @@ def _train_ground(args: argparse.Namespace) -> int:
             steps=args.steps,
             batch_size=args.batch_size,
             learning_rate=args.lr,
+            color_jitter=args.color_jitter,
             data_cache=args.data_cache,
             seed=args.seed,
             device=args.device,
@@ -418,6 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
     sft.add_argument(
         "--freeze-vision", action="store_true", help="train only the language model (keeps a grounded tower as it is)"
     )
+    _color_jitter_option(sft)
     sft.set_defaults(func=_train)
 
     ground = stages.add_parser(
@@ -432,6 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
     ground.add_argument("--steps", type=int, default=1500, help="optimiser steps (default 1500)")
     ground.add_argument("--batch-size", type=int, default=32, help="images per step (default 32)")
     ground.add_argument("--lr", type=float, default=2e-3, help="peak learning rate, one-cycle (default 2e-3)")
+    _color_jitter_option(ground)
     ground.add_argument("--data-cache", help="folder that keeps the rendered, labelled scenes for later runs")
     ground.add_argument("--seed", type=int, default=0, help="seed of the initialisation and batches (default 0)")
     ground.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")

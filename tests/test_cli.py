@@ -84,7 +84,7 @@ def test_vlm_agent_defaults_to_the_shipped_checkpoint(tmp_path, capsys):
     assert results["splits"]["test"]["format_valid_rate"] == 1.0  # trained: an untrained model's answer does not parse
 
 
-def test_train_grpo_with_bad_options_or_init_prints_one_line(tmp_path, capsys):
+def test_train_with_bad_options_or_init_prints_one_line(tmp_path, capsys):
     tiny = tmp_path / "tiny"
     assert main(["build-tiny-vlm", "--out", str(tiny), "--coord-step", "10"]) == 0
     capsys.readouterr()
@@ -97,3 +97,8 @@ def test_train_grpo_with_bad_options_or_init_prints_one_line(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == f"error: checkpoint directory {tmp_path / 'missing'} does not exist"
     assert main(["train", "ground", "--out", str(tmp_path / "gr"), "--coord-step", "0", "--no-progress"]) == 2
     assert "needs location tokens" in capsys.readouterr().err
+    for stage in ("ground", "sft"):
+        assert main(["train", stage, "--out", str(tmp_path / stage), "--color-jitter", "1.5", "--no-progress"]) == 2
+        message = "error: --color-jitter must be in [0, 1) (e.g. 0.5; 0 is off), got 1.5"
+        assert capsys.readouterr().err.strip() == message
+        assert not (tmp_path / stage).exists()

@@ -52,6 +52,7 @@ def test_ground_run_learns_patch_words_and_writes_an_sft_ready_checkpoint(tmp_pa
         scenes_per_task=4,
         steps=60,
         batch_size=4,
+        color_jitter=0.5,  # jittered images still teach the patch words
     )
     train_ground(config, progress=False)
     log = [json.loads(line) for line in (out / "ground_log.jsonl").read_text().splitlines()]

@@ -131,6 +131,7 @@ def test_train_sft_writes_a_loadable_checkpoint_that_changed(tmp_path):
         freeze_vision=True,
         pointing_scenes_per_task=1,  # and "point to the <object>" examples of one scene
         pointing_attention=1.0,  # with the attention loss on them
+        color_jitter=0.5,  # and jittered images
         data_cache=str(tmp_path / "cache"),
     )
     train_sft(config, progress=False)
@@ -145,7 +146,7 @@ def test_train_sft_writes_a_loadable_checkpoint_that_changed(tmp_path):
     assert any(k.startswith("model.text_model.") for k in changed)
     assert not any(k.startswith(("model.vision_model.", "model.connector.")) for k in changed)  # frozen
     record = json.loads((out / "manipgym_train.json").read_text())
-    assert record["stage"] == "sft" and record["coord_step"] == 10
+    assert record["stage"] == "sft" and record["coord_step"] == 10 and record["color_jitter"] == 0.5
     curve = [json.loads(line) for line in (out / "curve.jsonl").read_text().splitlines()]
     assert [row["step"] for row in curve] == [2, 3]
     assert 0 <= curve[-1]["within_40"] <= curve[-1]["format_valid"] <= 1 and curve[-1]["train_seconds"] > 0

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from manipgym.agents import run_dir
+from manipgym.agents.augment import check_strength, color_jitter
 from manipgym.agents.tiny_vlm import TinyVLMConfig
 from manipgym.agents.train_data import MIN_COVER, labelled_scenes, object_centre
 from manipgym.envs import TASK_NAMES
@@ -51,6 +52,7 @@ class GroundRunConfig:
     steps: int = 1500
     batch_size: int = 32
     learning_rate: float = 2e-3
+    color_jitter: float = 0.0  # > 0: jitter brightness, contrast, saturation of each drawn image (augment.py)
     data_cache: str | None = None
     seed: int = 0
     device: str = "auto"
@@ -58,6 +60,7 @@ class GroundRunConfig:
     def __post_init__(self):
         if self.tiny.coord_step <= 0:
             raise ValueError("grounding needs location tokens: pass --coord-step (e.g. 10)")
+        check_strength(self.color_jitter)
 
 
 def patch_targets(labels: np.ndarray, words: list[tuple[str, str]], grid: int, token_of, coord_step: int) -> np.ndarray:
@@ -126,7 +129,8 @@ def train_ground(config: GroundRunConfig, progress: bool = True) -> Path:
     started = time.perf_counter()
     for step in tqdm(range(1, config.steps + 1), desc="grounding", disable=not progress):
         batch = generator.choice(len(images), size=config.batch_size, replace=False)
-        pixels = processor.image_processor([[images[i]] for i in batch], return_tensors="pt").to(agent.device)
+        drawn = [[color_jitter(images[i], config.color_jitter, generator)] for i in batch]
+        pixels = processor.image_processor(drawn, return_tensors="pt").to(agent.device)
         tokens = torch.stack(model.get_image_features(**pixels).pooler_output)  # B × grid² × hidden
         embeddings = model.get_input_embeddings().weight
         batch_targets = targets[batch].to(agent.device)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from manipgym.agents import run_dir
+from manipgym.agents.augment import ColorJitterCollator, check_strength
 from manipgym.agents.tiny_vlm import TinyVLMConfig, coordinate_tokens
 from manipgym.agents.train_data import cached_examples, cached_pointing, check_training_indices
 from manipgym.envs import TASK_NAMES
@@ -46,6 +47,7 @@ class SFTRunConfig:
     pointing_scenes_per_task: int = 0  # > 0: add "point to the <object>" examples of these many scenes per task
     pointing_attention: float = 0.0  # > 0: weight of the pointing-attention loss (see pointing_attention.py)
     freeze_vision: bool = False  # keep the vision tower and connector as --init has them (e.g. grounded)
+    color_jitter: float = 0.0  # > 0: jitter brightness, contrast, saturation of training images (augment.py)
     steps: int = 500
     batch_size: int = 16
     learning_rate: float = 1e-3
@@ -89,6 +91,7 @@ def train_sft(config: SFTRunConfig, progress: bool = True):
         raise ValueError("nothing to train on: --episodes-per-task and --pointing-scenes are both 0")
     if config.pointing_attention > 0 and config.pointing_scenes_per_task <= 0:
         raise ValueError("--pointing-attention needs pointing examples (their target masks): add --pointing-scenes N")
+    check_strength(config.color_jitter)
     check_training_indices(range(max(config.episodes_per_task, config.pointing_scenes_per_task)))
     coord_step = config.tiny.coord_step if config.init is None else run_dir.coord_step_of(config.init)
     if config.pointing_attention > 0 and not coord_step:  # checked before anything is written
@@ -125,6 +128,8 @@ def train_sft(config: SFTRunConfig, progress: bool = True):
         callbacks=callbacks,
         **extra,
     )
+    if config.color_jitter > 0:
+        trainer.data_collator = ColorJitterCollator(trainer.data_collator, config.color_jitter, config.seed)
     last = run_dir.last_checkpoint(out)
     trainer.train(resume_from_checkpoint=last if config.resume else None)
     return run_dir.finish(trainer, agent.processor, out, "sft", config, coord_step)
