@@ -3,7 +3,7 @@
 Why: the train distribution renders every scene under one band of light and a few table colours,
 and a tiny VLM trained on those images alone breaks when the light changes: its frozen vision
 tower's image tokens move, and the language model stops writing the answer format at all
-(README, "Does GRPO beat SFT here?"). Jittering brightness, contrast and saturation is the
+(README, "Recipe study"). Jittering brightness, contrast and saturation is the
 usual domain randomisation for that. The hue is left alone: the instructions name colours, and
 a hue shift would change which colour an object is.
 
