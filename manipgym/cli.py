@@ -231,6 +231,7 @@ def _train(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         learning_rate=args.lr,
         save_steps=args.save_steps,
+        keep_checkpoints=args.keep_checkpoints,
         eval_every=args.eval_every,
         data_cache=args.data_cache,
         seed=args.seed,
@@ -258,10 +259,21 @@ def _train_options(parser: argparse.ArgumentParser, default_lr: float, default_s
     parser.add_argument("--batch-size", type=int, default=16, help="examples (completions) per step (default 16)")
     parser.add_argument("--lr", type=float, default=default_lr, help=f"peak learning rate (default {default_lr:g})")
     parser.add_argument("--save-steps", type=int, default=100, help="checkpoint every N steps (default 100)")
+    _keep_checkpoints_option(parser)
     parser.add_argument("--seed", type=int, default=0, help="seed of the initialisation and data order (default 0)")
     parser.add_argument("--device", default="auto", help="auto (CUDA when present, bf16), cpu, cuda")
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def _keep_checkpoints_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--keep-checkpoints",
+        type=int,
+        default=2,
+        metavar="N",
+        help="newest checkpoints kept in OUT/checkpoints (default 2; 0: all, e.g. to pick one by the curve)",
+    )
 
 
 def _color_jitter_option(parser: argparse.ArgumentParser) -> None:
@@ -301,6 +313,7 @@ def _train_grpo(args: argparse.Namespace) -> int:
             freeze_vision=args.freeze_vision,
             workers=args.workers,
             save_steps=args.save_steps,
+            keep_checkpoints=args.keep_checkpoints,
             eval_every=args.eval_every,
             data_cache=args.data_cache,
             seed=args.seed,
@@ -484,6 +497,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     grpo.add_argument("--workers", type=int, default=2, help="simulator worker processes (default 2)")
     grpo.add_argument("--save-steps", type=int, default=50, help="checkpoint every N steps (default 50)")
+    _keep_checkpoints_option(grpo)
     grpo.add_argument(
         "--eval-every",
         type=int,

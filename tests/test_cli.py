@@ -102,3 +102,10 @@ def test_train_with_bad_options_or_init_prints_one_line(tmp_path, capsys):
         message = "error: --color-jitter must be in [0, 1) (e.g. 0.5; 0 is off), got 1.5"
         assert capsys.readouterr().err.strip() == message
         assert not (tmp_path / stage).exists()
+    for stage in ("sft", "grpo"):
+        options = ["--init", str(tiny)] if stage == "grpo" else []
+        command = ["train", stage, "--out", str(tmp_path / stage), *options, "--keep-checkpoints", "-1"]
+        assert main([*command, "--no-progress"]) == 2
+        message = "error: --keep-checkpoints must be 0 (keep all) or more, not -1"
+        assert capsys.readouterr().err.strip() == message
+        assert not (tmp_path / stage).exists()

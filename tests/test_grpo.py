@@ -75,6 +75,7 @@ def test_grpo_run_logs_each_step_and_writes_a_loadable_checkpoint(tmp_path):
         max_completion_length=24,
         workers=1,
         save_steps=1,
+        keep_checkpoints=0,  # all of them: checkpoint-1 stays after checkpoint-3
         eval_every=2,
         validation_per_task=1,
     )
@@ -95,6 +96,8 @@ def test_grpo_run_logs_each_step_and_writes_a_loadable_checkpoint(tmp_path):
     train_grpo(config, progress=False)
     rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [row["step"] for row in rows] == [1, 2, 3]
+    kept = sorted(p.name for p in (out / "checkpoints").glob("checkpoint-*"))  # TRL also writes a README.md there
+    assert kept == [f"checkpoint-{n}" for n in (1, 2, 3)]
     curve = [json.loads(line) for line in (out / "curve.jsonl").read_text().splitlines()]
     assert [row["step"] for row in curve] == [2, 3]  # every --eval-every steps and at the end
     assert all(0 <= row["success"] <= row["format_valid"] <= 1 for row in curve)  # executed greedy answers

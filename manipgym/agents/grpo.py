@@ -55,6 +55,7 @@ class GRPORunConfig:
     freeze_vision: bool = False  # train only the language model: the tower keeps what SFT/grounding gave it
     workers: int = 2
     save_steps: int = 50
+    keep_checkpoints: int = 2  # newest checkpoints kept in out/checkpoints; 0 keeps all
     eval_every: int = 50  # steps between validation-curve points; 0 turns the curve off
     validation_per_task: int = 25
     data_cache: str | None = None
@@ -70,6 +71,7 @@ class GRPORunConfig:
             )
         if self.loss_type not in LOSS_TYPES or self.scale_rewards not in SCALE_REWARDS:
             raise ValueError(f"loss_type must be one of {LOSS_TYPES} and scale_rewards one of {SCALE_REWARDS}")
+        run_dir.checkpoint_limit(self.keep_checkpoints)  # raises on a negative count
 
 
 def completion_text(completion) -> str:

@@ -48,6 +48,14 @@ def last_checkpoint(out: Path) -> str | None:
     return str(found) if found else None
 
 
+def checkpoint_limit(keep_checkpoints: int) -> int | None:
+    """The trainer's ``save_total_limit`` for ``--keep-checkpoints``: the newest N, or all for 0
+    (to choose a checkpoint by the validation curve afterwards, every curve point's must stay)."""
+    if keep_checkpoints < 0:
+        raise ValueError(f"--keep-checkpoints must be 0 (keep all) or more, not {keep_checkpoints}")
+    return keep_checkpoints or None
+
+
 def trainer_arguments(out: Path, config, device, progress: bool) -> dict:
     """The trainer arguments both stages share: where checkpoints go and how many are kept, the
     seed, and the device's precision (bfloat16 on CUDA, float32 on CPU)."""
@@ -58,7 +66,7 @@ def trainer_arguments(out: Path, config, device, progress: bool) -> dict:
         "learning_rate": config.learning_rate,
         "save_strategy": "steps",
         "save_steps": config.save_steps,
-        "save_total_limit": 2,
+        "save_total_limit": checkpoint_limit(config.keep_checkpoints),
         "seed": config.seed,
         "use_cpu": device.type == "cpu",
         "bf16": device.type == "cuda",

@@ -52,6 +52,7 @@ class SFTRunConfig:
     batch_size: int = 16
     learning_rate: float = 1e-3
     save_steps: int = 100
+    keep_checkpoints: int = 2  # newest checkpoints kept in out/checkpoints; 0 keeps all
     eval_every: int = 100  # steps between learning-curve points; 0 turns the curve off
     validation_per_task: int = 25
     data_cache: str | None = None  # directory where rendered examples are kept for later runs
@@ -92,6 +93,7 @@ def train_sft(config: SFTRunConfig, progress: bool = True):
     if config.pointing_attention > 0 and config.pointing_scenes_per_task <= 0:
         raise ValueError("--pointing-attention needs pointing examples (their target masks): add --pointing-scenes N")
     check_strength(config.color_jitter)
+    run_dir.checkpoint_limit(config.keep_checkpoints)  # a bad value fails before anything is written
     check_training_indices(range(max(config.episodes_per_task, config.pointing_scenes_per_task)))
     coord_step = config.tiny.coord_step if config.init is None else run_dir.coord_step_of(config.init)
     if config.pointing_attention > 0 and not coord_step:  # checked before anything is written
