@@ -298,6 +298,7 @@ def _train_grpo(args: argparse.Namespace) -> int:
             init=args.init,
             tasks=args.tasks,
             scenes_per_task=args.scenes_per_task,
+            first_scene=args.first_scene,
             steps=args.steps,
             batch_size=args.batch_size,
             num_generations=args.num_generations,
@@ -470,7 +471,13 @@ def build_parser() -> argparse.ArgumentParser:
     grpo.add_argument("--out", required=True, help="output checkpoint directory")
     grpo.add_argument("--init", required=True, help="checkpoint to start from (usually a train sft output)")
     grpo.add_argument("--tasks", type=task_list, default=list(TASK_NAMES), help="comma-separated tasks (default: all)")
-    grpo.add_argument("--scenes-per-task", type=int, default=500, help="train-manifest scenes used as prompts")
+    grpo.add_argument("--scenes-per-task", type=int, default=500, help="train-manifest scenes used as prompts (500)")
+    grpo.add_argument(
+        "--first-scene",
+        type=int,
+        default=0,
+        help="index of the first prompt scene per task (default 0; e.g. 1500 after an SFT run on scenes 0-1499)",
+    )
     grpo.add_argument("--steps", type=int, default=100, help="optimiser steps (default 100)")
     grpo.add_argument(
         "--batch-size", type=int, default=16, help="completions per step, a multiple of --num-generations (16)"

@@ -93,6 +93,9 @@ def test_train_with_bad_options_or_init_prints_one_line(tmp_path, capsys):
     assert capsys.readouterr().err.strip().splitlines() == [
         "error: --batch-size (6) must be a multiple of --num-generations (4), which must be at least 2"
     ]
+    assert main([*grpo, "--init", str(tiny), "--first-scene", "1800", "--scenes-per-task", "200"]) == 2
+    message = "training scenes are train-manifest indices 0..1899 per task (the rest validate); asked for up to 1999"
+    assert capsys.readouterr().err.strip() == f"error: {message}"
     assert main([*grpo, "--init", str(tmp_path / "missing")]) == 2
     assert capsys.readouterr().err.strip() == f"error: checkpoint directory {tmp_path / 'missing'} does not exist"
     assert main(["train", "ground", "--out", str(tmp_path / "gr"), "--coord-step", "0", "--no-progress"]) == 2

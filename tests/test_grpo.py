@@ -12,6 +12,7 @@ from manipgym.agents.grpo import (
     GRPORunConfig,
     SimulatorRewards,
     completion_text,
+    grpo_dataset,
     load_policy,
     train_grpo,
 )
@@ -69,6 +70,7 @@ def test_grpo_run_logs_each_step_and_writes_a_loadable_checkpoint(tmp_path):
         init=str(sft),
         tasks=["Lift"],
         scenes_per_task=2,
+        first_scene=1,  # prompts: train scenes 1 and 2
         steps=2,
         batch_size=4,
         num_generations=2,
@@ -79,6 +81,7 @@ def test_grpo_run_logs_each_step_and_writes_a_loadable_checkpoint(tmp_path):
         eval_every=2,
         validation_per_task=1,
     )
+    assert grpo_dataset(config, progress=False)["seed"] == [manifest_seed("Lift", "train", i) for i in (1, 2)]
     train_grpo(config, progress=False)
     rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [row["step"] for row in rows] == [1, 2]

@@ -40,6 +40,7 @@ class GRPORunConfig:
     init: str
     tasks: Sequence[str] = field(default_factory=lambda: list(TASK_NAMES))
     scenes_per_task: int = 500
+    first_scene: int = 0  # prompts are train-manifest scenes first_scene .. first_scene + scenes_per_task - 1
     steps: int = 100
     batch_size: int = 16
     num_generations: int = 4
@@ -72,6 +73,11 @@ class GRPORunConfig:
         if self.loss_type not in LOSS_TYPES or self.scale_rewards not in SCALE_REWARDS:
             raise ValueError(f"loss_type must be one of {LOSS_TYPES} and scale_rewards one of {SCALE_REWARDS}")
         run_dir.checkpoint_limit(self.keep_checkpoints)  # raises on a negative count
+        check_training_indices(self.scene_indices())  # raises on scenes outside the training range
+
+    def scene_indices(self) -> range:
+        """The train-manifest indices (per task) whose scenes are the run's prompts."""
+        return range(self.first_scene, self.first_scene + self.scenes_per_task)
 
 
 def completion_text(completion) -> str:
@@ -179,9 +185,7 @@ def executed_success(workers: list[Worker], examples, answers: Sequence[str]) ->
 def grpo_dataset(config: GRPORunConfig, progress: bool):
     """Prompts (image + instruction) of the run's train-manifest scenes, with task and seed columns
     that reach the reward functions."""
-    indices = range(config.scenes_per_task)
-    check_training_indices(indices)
-    dataset = cached_examples(config.data_cache, config.tasks, indices, 0, progress)
+    dataset = cached_examples(config.data_cache, config.tasks, config.scene_indices(), 0, progress)
     return dataset.select_columns(["prompt", "images", "task", "seed"])
 
 
