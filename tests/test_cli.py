@@ -96,6 +96,9 @@ def test_train_with_bad_options_or_init_prints_one_line(tmp_path, capsys):
     assert main([*grpo, "--init", str(tiny), "--first-scene", "1800", "--scenes-per-task", "200"]) == 2
     message = "training scenes are train-manifest indices 0..1899 per task (the rest validate); asked for up to 1999"
     assert capsys.readouterr().err.strip() == f"error: {message}"
+    assert main([*grpo, "--init", str(tiny), "--scenes-per-task", "0"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --scenes-per-task must be at least 1, not 0"
+    assert not (tmp_path / "g").exists()
     assert main([*grpo, "--init", str(tmp_path / "missing")]) == 2
     assert capsys.readouterr().err.strip() == f"error: checkpoint directory {tmp_path / 'missing'} does not exist"
     assert main(["train", "ground", "--out", str(tmp_path / "gr"), "--coord-step", "0", "--no-progress"]) == 2

@@ -72,6 +72,8 @@ class GRPORunConfig:
             )
         if self.loss_type not in LOSS_TYPES or self.scale_rewards not in SCALE_REWARDS:
             raise ValueError(f"loss_type must be one of {LOSS_TYPES} and scale_rewards one of {SCALE_REWARDS}")
+        if self.scenes_per_task < 1:
+            raise ValueError(f"--scenes-per-task must be at least 1, not {self.scenes_per_task}")
         run_dir.checkpoint_limit(self.keep_checkpoints)  # raises on a negative count
         check_training_indices(self.scene_indices())  # raises on scenes outside the training range
 
