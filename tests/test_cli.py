@@ -103,6 +103,11 @@ def test_train_with_bad_options_or_init_prints_one_line(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == f"error: checkpoint directory {tmp_path / 'missing'} does not exist"
     assert main(["train", "ground", "--out", str(tmp_path / "gr"), "--coord-step", "0", "--no-progress"]) == 2
     assert "needs location tokens" in capsys.readouterr().err
+    for scenes, message in (("0", "--scenes-per-task must be at least 1, not 0"), ("2000", "asked for up to 1999")):
+        ground = ["train", "ground", "--out", str(tmp_path / "gr"), "--scenes-per-task", scenes]
+        assert main([*ground, "--no-progress"]) == 2
+        assert capsys.readouterr().err.strip().endswith(message)
+        assert not (tmp_path / "gr").exists()
     for stage in ("ground", "sft"):
         assert main(["train", stage, "--out", str(tmp_path / stage), "--color-jitter", "1.5", "--no-progress"]) == 2
         message = "error: --color-jitter must be in [0, 1) (e.g. 0.5; 0 is off), got 1.5"

@@ -14,6 +14,7 @@ from manipgym.agents.grpo import (
     completion_text,
     grpo_dataset,
     load_policy,
+    mixed_share,
     train_grpo,
 )
 from manipgym.agents.sft import SFTRunConfig, train_sft
@@ -45,6 +46,12 @@ def test_simulator_rewards_execute_each_answer_once_from_its_scene():
     assert scores["format"] == [1.0, 0.0, 1.0, 0.0]
     assert scores["affordance"][0] > 0.5 and scores["trajectory"][0] > 0.5
     assert rewards.episodes == 2  # two distinct answers, each executed once for all four functions
+    assert rewards.mixed_success_groups == 1.0  # the one scene's answers hold a success and a failure
+
+
+def test_mixed_share_counts_groups_with_both_outcomes():
+    outcomes = [("a", 1.0), ("a", 0.0), ("b", 1.0), ("b", 1.0), ("c", 0.0), ("c", 0.0), ("d", 0.0), ("d", 1.0)]
+    assert mixed_share(outcomes) == 0.5
 
 
 def test_completion_text_reads_every_completion_shape():
@@ -88,6 +95,7 @@ def test_grpo_run_logs_each_step_and_writes_a_loadable_checkpoint(tmp_path):
     for row in rows:
         assert {"reward", "success_rate", "format_rate", "completion_length", *REWARD_TERMS} <= row.keys()
         assert 0 <= row["success_rate"] <= 1 and 0 < row["completion_length"] <= 24
+        assert row["mixed_success_groups"] in (0.0, 0.5, 1.0)  # two scenes a step
     assert json.loads((out / "manipgym_train.json").read_text())["stage"] == "grpo"
     assert (out / "checkpoints" / "checkpoint-2").is_dir()
     agent = VLMAgent(out, max_new_tokens=8)

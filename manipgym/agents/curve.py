@@ -23,14 +23,20 @@ from manipgym.rewards import parse_answer
 WITHIN = 40.0  # units of 0–1000: about a small object's half-width in the default camera
 
 
+def point_error(answer: str, oracle_answer: str) -> float:
+    """Distance (0–1000 units) from the answer's affordance point to the oracle's; NaN when the
+    answer does not parse."""
+    parsed, target = parse_answer(answer), parse_answer(oracle_answer)
+    if not parsed:
+        return float("nan")
+    return float(np.linalg.norm(parsed.affordance_point - target.affordance_point))
+
+
 def point_errors(answers: Sequence[str], oracle_answers: Sequence[str]) -> tuple[np.ndarray, float]:
     """Affordance point error of each valid answer, and the fraction of answers that were valid."""
-    errors = []
-    for answer, oracle_answer in zip(answers, oracle_answers):
-        parsed, target = parse_answer(answer), parse_answer(oracle_answer)
-        if parsed:
-            errors.append(float(np.linalg.norm(parsed.affordance_point - target.affordance_point)))
-    return np.asarray(errors), len(errors) / max(1, len(answers))
+    errors = np.array([point_error(a, o) for a, o in zip(answers, oracle_answers)], dtype=float)
+    errors = errors[np.isfinite(errors)]
+    return errors, len(errors) / max(1, len(answers))
 
 
 def curve_point(answers: Sequence[str], oracle_answers: Sequence[str]) -> dict[str, float]:

@@ -106,12 +106,17 @@ class SimulatorRewards:
     TRL calls every reward function with the same batch; the first call executes the batch's
     episodes in the worker pool, later calls read the stored outcomes. An episode that errs (a
     worker died) scores 0 on every term.
+
+    ``mixed_success_groups`` is the share of the last batch's scenes whose answers include both a
+    success and a failure: only those give the success term a nonzero group-relative advantage
+    (in the other groups only the dense terms separate the answers).
     """
 
     def __init__(self, workers: list[Worker]):
         self.workers = workers
         self._outcomes: dict[tuple, dict[str, float]] = {}
         self.episodes = 0
+        self.mixed_success_groups: float | None = None
 
     def terms(self, completions, task: Sequence[str], seed: Sequence[int]) -> list[dict[str, float]]:
         keys = [(t, int(s), completion_text(c)) for c, t, s in zip(completions, task, seed)]
@@ -120,6 +125,7 @@ class SimulatorRewards:
             self._outcomes = {k: v for k, v in self._outcomes.items() if k in set(keys)}  # keep one batch only
             self._outcomes.update(zip(missing, train_scene_rewards(self.workers, missing)))
             self.episodes += len(missing)
+            self.mixed_success_groups = mixed_share([(k[:2], self._outcomes[k]["success"]) for k in keys])
         return [self._outcomes[k] for k in keys]
 
     def reward_functions(self) -> list:
@@ -135,12 +141,20 @@ class SimulatorRewards:
         return [make(term) for term in REWARD_TERMS]
 
 
-class StepLog(TrainerCallback):
-    """Writes each step's means (reward terms, success and format rates, KL, completion length)
-    to ``log.jsonl`` and a one-line summary to the console."""
+def mixed_share(outcomes: Sequence[tuple[object, float]]) -> float:
+    """The share of groups (answers with the same key) that hold both a success and a failure."""
+    by_group: dict[object, set[bool]] = {}
+    for group, success in outcomes:
+        by_group.setdefault(group, set()).add(success > 0.5)
+    return sum(len(seen) == 2 for seen in by_group.values()) / max(1, len(by_group))
 
-    def __init__(self, path: Path, progress: bool):
-        self.path, self.progress = path, progress
+
+class StepLog(TrainerCallback):
+    """Writes each step's means (reward terms, success and format rates, KL, completion length,
+    the share of scenes with mixed success) to ``log.jsonl`` and a one-line summary to the console."""
+
+    def __init__(self, path: Path, progress: bool, rewards: SimulatorRewards | None = None):
+        self.path, self.progress, self.rewards = path, progress, rewards
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not logs or "reward" not in logs:
@@ -152,6 +166,7 @@ class StepLog(TrainerCallback):
         row["kl"] = logs.get("kl")
         row["completion_length"] = logs.get("completions/mean_length")
         row["reward_std"] = logs.get("reward_std")
+        row["mixed_success_groups"] = self.rewards.mixed_success_groups if self.rewards else None
         with self.path.open("a") as f:
             f.write(json.dumps(row) + "\n")
         if self.progress:
@@ -227,7 +242,7 @@ def train_grpo(config: GRPORunConfig, progress: bool = True) -> Path:
     workers = [Worker() for _ in range(max(1, config.workers))]
     try:
         rewards = SimulatorRewards(workers)
-        callbacks = [StepLog(out / "log.jsonl", progress)]
+        callbacks = [StepLog(out / "log.jsonl", progress, rewards)]
         if config.eval_every > 0:
             held_out = validation_scenes(config.data_cache, config.tasks, config.validation_per_task, progress)
             curve = ValidationCurve(held_out, agent.processor, out / "curve.jsonl", config.eval_every, workers)
