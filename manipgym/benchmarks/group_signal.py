@@ -79,8 +79,8 @@ def group_statistics(answers: Sequence[SampledAnswer]) -> dict[str, float]:
         "trajectory_failure": mean(s.trajectory for s in lost),
         "successes_nearer": float(np.mean(nearer)) if nearer else float("nan"),
         "greedy_success": mean(float(success) for success in greedy.values()),
-        "greedy_failures_mixed": mean(float(g in mixed_scenes and not won) for g, won in greedy.items()),
-        "greedy_failures_no_success": mean(float(g in failed_scenes and not won) for g, won in greedy.items()),
+        "greedy_failures_mixed": mean(float(scene in mixed_scenes and not ok) for scene, ok in greedy.items()),
+        "greedy_failures_no_success": mean(float(scene in failed_scenes and not ok) for scene, ok in greedy.items()),
     }
 
 
