@@ -30,7 +30,13 @@ from tqdm import tqdm
 from manipgym.agents import run_dir
 from manipgym.agents.augment import check_strength, color_jitter
 from manipgym.agents.tiny_vlm import TinyVLMConfig
-from manipgym.agents.train_data import MIN_COVER, check_training_indices, labelled_scenes, object_centre
+from manipgym.agents.train_data import (
+    MIN_COVER,
+    check_scene_count,
+    check_training_indices,
+    labelled_scenes,
+    object_centre,
+)
 from manipgym.envs import TASK_NAMES
 
 IGNORE = -100
@@ -60,8 +66,7 @@ class GroundRunConfig:
     def __post_init__(self):
         if self.tiny.coord_step <= 0:
             raise ValueError("grounding needs location tokens: pass --coord-step (e.g. 10)")
-        if self.scenes_per_task < 1:
-            raise ValueError(f"--scenes-per-task must be at least 1, not {self.scenes_per_task}")
+        check_scene_count(self.scenes_per_task)
         check_training_indices(range(self.scenes_per_task))  # before a long run starts, not after
         check_strength(self.color_jitter)
 

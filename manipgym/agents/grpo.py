@@ -21,7 +21,7 @@ from transformers import TrainerCallback
 from manipgym.agents import run_dir
 from manipgym.agents.curve import PointErrorCurve, validation_scenes
 from manipgym.agents.sft import freeze_vision
-from manipgym.agents.train_data import cached_examples, check_training_indices
+from manipgym.agents.train_data import cached_examples, check_scene_count, check_training_indices
 from manipgym.envs import TASK_NAMES
 from manipgym.envs.workers import EpisodeSpec, Worker, execute_answers
 from manipgym.rewards import RewardWeights
@@ -72,8 +72,7 @@ class GRPORunConfig:
             )
         if self.loss_type not in LOSS_TYPES or self.scale_rewards not in SCALE_REWARDS:
             raise ValueError(f"loss_type must be one of {LOSS_TYPES} and scale_rewards one of {SCALE_REWARDS}")
-        if self.scenes_per_task < 1:
-            raise ValueError(f"--scenes-per-task must be at least 1, not {self.scenes_per_task}")
+        check_scene_count(self.scenes_per_task)
         run_dir.checkpoint_limit(self.keep_checkpoints)  # raises on a negative count
         check_training_indices(self.scene_indices())  # raises on scenes outside the training range
 
@@ -122,7 +121,8 @@ class SimulatorRewards:
         keys = [(t, int(s), completion_text(c)) for c, t, s in zip(completions, task, seed)]
         missing = list(dict.fromkeys(k for k in keys if k not in self._outcomes))
         if missing:
-            self._outcomes = {k: v for k, v in self._outcomes.items() if k in set(keys)}  # keep one batch only
+            batch = set(keys)
+            self._outcomes = {k: v for k, v in self._outcomes.items() if k in batch}  # keep one batch only
             self._outcomes.update(zip(missing, train_scene_rewards(self.workers, missing)))
             self.episodes += len(missing)
             self.mixed_success_groups = mixed_share([(k[:2], self._outcomes[k]["success"]) for k in keys])

@@ -28,6 +28,12 @@ MASK_SIZE = 28  # object footprints are kept as MASK_SIZE² coverage fractions
 MIN_COVER = 0.2  # an image token's patch shows an object when the object covers at least this share of it
 
 
+def check_scene_count(scenes_per_task: int) -> None:
+    """A run's --scenes-per-task must name at least one scene (before anything is written)."""
+    if scenes_per_task < 1:
+        raise ValueError(f"--scenes-per-task must be at least 1, not {scenes_per_task}")
+
+
 def check_training_indices(indices: Sequence[int]) -> None:
     if indices and (min(indices) < 0 or max(indices) >= TRAINING_SCENES):
         raise ValueError(
