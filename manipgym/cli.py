@@ -354,6 +354,18 @@ def _train_ground(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from manipgym.agents.run_dir import export_model
+
+    try:
+        out = export_model(args.checkpoint, args.out)
+    except (FileExistsError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote the model to {out} (bench it with: manipgym bench --agent vlm --checkpoint {out})")
+    return 0
+
+
 def _weights(text: str) -> list[float]:
     try:
         values = [float(v) for v in text.split(",")]
@@ -518,6 +530,13 @@ def build_parser() -> argparse.ArgumentParser:
     grpo.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
     grpo.add_argument("--no-progress", action="store_true", help="hide progress bars and step lines")
     grpo.set_defaults(func=_train_grpo)
+
+    export = sub.add_parser(
+        "export", help="copy a trained checkpoint's model, without its training state, e.g. to ship it"
+    )
+    export.add_argument("checkpoint", help="a train sft/grpo output or one of its checkpoints/checkpoint-N")
+    export.add_argument("--out", required=True, help="new model directory")
+    export.set_defaults(func=_export)
 
     tiny = sub.add_parser("build-tiny-vlm", help="build a small random-init VLM with a locally trained tokenizer")
     tiny.add_argument("--out", required=True, help="output checkpoint directory")

@@ -52,6 +52,13 @@ def test_record_writes_a_video(tmp_path, capsys):
     assert (tmp_path / "Lift_test_seed1_oracle.mp4").stat().st_size > 10_000
 
 
+def test_export_refuses_a_folder_without_a_model_in_one_line(tmp_path, capsys):
+    assert main(["export", str(tmp_path), "--out", str(tmp_path / "model")]) == 2
+    errors = capsys.readouterr().err.splitlines()
+    assert len(errors) == 1 and errors[0].startswith("error:") and "not a model checkpoint" in errors[0]
+    assert not (tmp_path / "model").exists()
+
+
 def test_bench_rejects_unknown_task(capsys):
     try:
         main(["bench", "--tasks", "Fly"])

@@ -17,6 +17,7 @@ from manipgym.agents.grpo import (
     mixed_share,
     train_grpo,
 )
+from manipgym.agents.run_dir import export_model
 from manipgym.agents.sft import SFTRunConfig, train_sft
 from manipgym.agents.vlm import VLMAgent
 from manipgym.envs.manifests import manifest_seed
@@ -109,6 +110,18 @@ def test_grpo_run_logs_each_step_and_writes_a_loadable_checkpoint(tmp_path):
     assert [row["step"] for row in rows] == [1, 2, 3]
     kept = sorted(p.name for p in (out / "checkpoints").glob("checkpoint-*"))  # TRL also writes a README.md there
     assert kept == [f"checkpoint-{n}" for n in (1, 2, 3)]
+    for n in (1, 2, 3):  # every checkpoint carries the run's record with its step, as the final model does
+        record = json.loads((out / "checkpoints" / f"checkpoint-{n}" / "manipgym_train.json").read_text())
+        assert (record["stage"], record["step"], record["init"]) == ("grpo", n, str(sft))
+    assert json.loads((out / "manipgym_train.json").read_text())["step"] == 3
+    shipped = export_model(out / "checkpoints" / "checkpoint-1", tmp_path / "shipped")  # a checkpoint chosen by step
+    names = {p.name for p in shipped.iterdir()}
+    assert {"model.safetensors", "config.json", "manipgym_train.json", "curve.jsonl"} <= names
+    assert (out / "checkpoints" / "checkpoint-1" / "optimizer.pt").exists() and "optimizer.pt" not in names
+    assert json.loads((shipped / "manipgym_train.json").read_text())["step"] == 1
+    assert isinstance(VLMAgent(shipped, max_new_tokens=8).act([blank])[0], str)
+    with pytest.raises(FileExistsError, match="already holds a model"):
+        export_model(out, shipped)
     curve = [json.loads(line) for line in (out / "curve.jsonl").read_text().splitlines()]
     assert [row["step"] for row in curve] == [2, 3]  # every --eval-every steps and at the end
     assert all(0 <= row["success"] <= row["format_valid"] <= 1 for row in curve)  # executed greedy answers

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -165,6 +165,5 @@ def train_ground(config: GroundRunConfig, progress: bool = True) -> Path:
     model.eval()
     model.save_pretrained(out, safe_serialization=True)
     processor.save_pretrained(out)
-    record = {"stage": "ground", "coord_step": config.tiny.coord_step, **asdict(config)}
-    (out / "manipgym_train.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
+    run_dir.write_record(out, {**run_dir.run_record("ground", config, config.tiny.coord_step), "step": config.steps})
     return out

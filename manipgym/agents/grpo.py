@@ -221,6 +221,7 @@ def train_grpo(config: GRPORunConfig, progress: bool = True) -> Path:
     from trl import GRPOConfig, GRPOTrainer
 
     out = run_dir.prepare(config.out, config.resume)
+    record = run_dir.run_record("grpo", config, run_dir.coord_step_of(config.init))
     agent = load_policy(config)
     dataset = grpo_dataset(config, progress)
     weights = config.weights
@@ -242,7 +243,7 @@ def train_grpo(config: GRPORunConfig, progress: bool = True) -> Path:
     workers = [Worker() for _ in range(max(1, config.workers))]
     try:
         rewards = SimulatorRewards(workers)
-        callbacks = [StepLog(out / "log.jsonl", progress, rewards)]
+        callbacks = [StepLog(out / "log.jsonl", progress, rewards), run_dir.RecordCheckpoints(record)]
         if config.eval_every > 0:
             held_out = validation_scenes(config.data_cache, config.tasks, config.validation_per_task, progress)
             curve = ValidationCurve(held_out, agent.processor, out / "curve.jsonl", config.eval_every, workers)
@@ -260,4 +261,4 @@ def train_grpo(config: GRPORunConfig, progress: bool = True) -> Path:
     finally:
         for worker in workers:
             worker.close()
-    return run_dir.finish(trainer, agent.processor, out, "grpo", config, run_dir.coord_step_of(config.init))
+    return run_dir.finish(trainer, agent.processor, out, record)

@@ -9,10 +9,29 @@ from), ``manipgym_train.json`` (the run's configuration), and the logs (``curve.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import asdict
 from pathlib import Path
 
+from transformers import TrainerCallback
+
 from manipgym.agents.tiny_vlm import TinyVLMConfig, build_tiny_vlm
+
+RECORD = "manipgym_train.json"
+# What a model needs besides its weights (*.safetensors); the rest of a checkpoint is training state.
+MODEL_FILES = (
+    "config.json",
+    "generation_config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "processor_config.json",
+    "preprocessor_config.json",
+    "video_preprocessor_config.json",
+    "chat_template.jinja",
+    "chat_template.json",
+    RECORD,
+)
 
 
 def prepare(out: str | Path, resume: bool) -> Path:
@@ -35,7 +54,7 @@ def initial_checkpoint(out: Path, init: str | None, arch: str, tiny: TinyVLMConf
 
 def coord_step_of(checkpoint: str | Path) -> int:
     """The location-token step of a manipgym-built checkpoint (0: digits, or not built by manipgym)."""
-    for name in ("manipgym_train.json", "manipgym.json"):  # a trained run's record, or build_tiny_vlm's
+    for name in (RECORD, "manipgym.json"):  # a trained run's record, or build_tiny_vlm's
         path = Path(checkpoint) / name
         if path.exists():
             return int(json.loads(path.read_text()).get("coord_step", 0))
@@ -75,10 +94,52 @@ def trainer_arguments(out: Path, config, device, progress: bool) -> dict:
     }
 
 
-def finish(trainer, processor, out: Path, stage: str, config, coord_step: int) -> Path:
+def run_record(stage: str, config, coord_step: int) -> dict:
+    """What ``manipgym_train.json`` holds: the stage, the location-token step and the run's options."""
+    return {"stage": stage, "coord_step": coord_step, **asdict(config)}
+
+
+def write_record(directory: Path, record: dict) -> None:
+    (Path(directory) / RECORD).write_text(json.dumps(record, indent=2, default=str) + "\n")
+
+
+class RecordCheckpoints(TrainerCallback):
+    """Writes the run's record, with the step, into every ``checkpoints/checkpoint-N``, so that a
+    checkpoint chosen by the validation curve is as complete as the run's final model (its
+    ``coord_step`` reaches the next stage's ``--init``, and its record says which step it is)."""
+
+    def __init__(self, record: dict):
+        self.record = record
+
+    def on_save(self, args, state, control, **kwargs):
+        checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if checkpoint.is_dir():
+            write_record(checkpoint, {**self.record, "step": state.global_step})
+
+
+def finish(trainer, processor, out: Path, record: dict) -> Path:
     """Save the final model and processor at the top of ``out`` with the run's record."""
     trainer.save_model(str(out))
     processor.save_pretrained(str(out))
-    record = {"stage": stage, "coord_step": coord_step, **asdict(config)}
-    (out / "manipgym_train.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
+    write_record(out, {**record, "step": trainer.state.global_step})
+    return out
+
+
+def export_model(checkpoint: str | Path, out: str | Path) -> Path:
+    """Copy a trained model (a run's final model or one of its ``checkpoints/checkpoint-N``) to
+    ``out`` without the training state (optimizer, scheduler, RNG), with the run's validation
+    curve (``curve.jsonl``), which says why this checkpoint was chosen. This is how a checkpoint
+    becomes the shipped model."""
+    source, out = Path(checkpoint), Path(out)
+    weights = sorted(source.glob("*.safetensors"))
+    if not (source / "config.json").exists() or not weights:
+        raise ValueError(f"{source} is not a model checkpoint (no config.json and *.safetensors there)")
+    if (out / "config.json").exists():
+        raise FileExistsError(f"{out} already holds a model: remove it first, or choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    for path in weights + [source / name for name in MODEL_FILES if (source / name).exists()]:
+        shutil.copy2(path, out / path.name)
+    run = source.parents[1] if source.parent.name == "checkpoints" else source
+    if (run / "curve.jsonl").exists():
+        shutil.copy2(run / "curve.jsonl", out / "curve.jsonl")
     return out

@@ -104,7 +104,8 @@ def train_sft(config: SFTRunConfig, progress: bool = True):
     if config.freeze_vision:
         freeze_vision(agent.model)
     dataset = training_dataset(config, coord_step, progress)
-    callbacks = []
+    record = run_dir.run_record("sft", config, coord_step)
+    callbacks = [run_dir.RecordCheckpoints(record)]
     if config.eval_every > 0:
         held_out = validation_scenes(config.data_cache, config.tasks, config.validation_per_task, progress)
         callbacks.append(PointErrorCurve(held_out, agent.processor, out / "curve.jsonl", config.eval_every))
@@ -134,4 +135,4 @@ def train_sft(config: SFTRunConfig, progress: bool = True):
         trainer.data_collator = ColorJitterCollator(trainer.data_collator, config.color_jitter, config.seed)
     last = run_dir.last_checkpoint(out)
     trainer.train(resume_from_checkpoint=last if config.resume else None)
-    return run_dir.finish(trainer, agent.processor, out, "sft", config, coord_step)
+    return run_dir.finish(trainer, agent.processor, out, record)
