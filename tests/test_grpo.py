@@ -117,11 +117,14 @@ def test_grpo_run_logs_each_step_and_writes_a_loadable_checkpoint(tmp_path):
     shipped = export_model(out / "checkpoints" / "checkpoint-1", tmp_path / "shipped")  # a checkpoint chosen by step
     names = {p.name for p in shipped.iterdir()}
     assert {"model.safetensors", "config.json", "manipgym_train.json", "curve.jsonl"} <= names
-    assert (out / "checkpoints" / "checkpoint-1" / "optimizer.pt").exists() and "optimizer.pt" not in names
+    assert (out / "checkpoints" / "checkpoint-1" / "optimizer.pt").exists()
+    assert not names & {"optimizer.pt", "scheduler.pt", "trainer_state.json", "training_args.bin"}
     assert json.loads((shipped / "manipgym_train.json").read_text())["step"] == 1
     assert isinstance(VLMAgent(shipped, max_new_tokens=8).act([blank])[0], str)
     with pytest.raises(FileExistsError, match="already holds a model"):
         export_model(out, shipped)
+    final = {p.name for p in export_model(out, tmp_path / "final").iterdir()}  # the run's final model
+    assert "curve.jsonl" in final and "log.jsonl" not in final and "checkpoints" not in final
     curve = [json.loads(line) for line in (out / "curve.jsonl").read_text().splitlines()]
     assert [row["step"] for row in curve] == [2, 3]  # every --eval-every steps and at the end
     assert all(0 <= row["success"] <= row["format_valid"] <= 1 for row in curve)  # executed greedy answers

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 from dataclasses import asdict
+from fnmatch import fnmatch
 from pathlib import Path
 
 from transformers import TrainerCallback
@@ -18,19 +19,16 @@ from transformers import TrainerCallback
 from manipgym.agents.tiny_vlm import TinyVLMConfig, build_tiny_vlm
 
 RECORD = "manipgym_train.json"
-# What a model needs besides its weights (*.safetensors); the rest of a checkpoint is training state.
-MODEL_FILES = (
-    "config.json",
-    "generation_config.json",
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "special_tokens_map.json",
-    "processor_config.json",
-    "preprocessor_config.json",
-    "video_preprocessor_config.json",
-    "chat_template.jinja",
-    "chat_template.json",
-    RECORD,
+# A checkpoint's files that are not the model: training state (what --resume reads), logs, model cards.
+NOT_MODEL_FILES = (
+    "optimizer.pt",
+    "scheduler.pt",
+    "scaler.pt",
+    "rng_state*.pth",
+    "trainer_state.json",
+    "training_args.bin",
+    "*.jsonl",
+    "README.md",
 )
 
 
@@ -127,18 +125,18 @@ def finish(trainer, processor, out: Path, record: dict) -> Path:
 
 def export_model(checkpoint: str | Path, out: str | Path) -> Path:
     """Copy a trained model (a run's final model or one of its ``checkpoints/checkpoint-N``) to
-    ``out`` without the training state (optimizer, scheduler, RNG), with the run's validation
-    curve (``curve.jsonl``), which says why this checkpoint was chosen. This is how a checkpoint
-    becomes the shipped model."""
+    ``out`` without the training state (optimizer, scheduler, RNG) and logs, with the run's
+    validation curve (``curve.jsonl``), which says why this checkpoint was chosen. This is how a
+    checkpoint becomes the shipped model."""
     source, out = Path(checkpoint), Path(out)
-    weights = sorted(source.glob("*.safetensors"))
-    if not (source / "config.json").exists() or not weights:
+    if not (source / "config.json").exists() or not any(source.glob("*.safetensors")):
         raise ValueError(f"{source} is not a model checkpoint (no config.json and *.safetensors there)")
     if (out / "config.json").exists():
         raise FileExistsError(f"{out} already holds a model: remove it first, or choose another --out")
     out.mkdir(parents=True, exist_ok=True)
-    for path in weights + [source / name for name in MODEL_FILES if (source / name).exists()]:
-        shutil.copy2(path, out / path.name)
+    for path in source.iterdir():  # weights (shards and their index too), config, processor files, record
+        if path.is_file() and not any(fnmatch(path.name, pattern) for pattern in NOT_MODEL_FILES):
+            shutil.copy2(path, out / path.name)
     run = source.parents[1] if source.parent.name == "checkpoints" else source
     if (run / "curve.jsonl").exists():
         shutil.copy2(run / "curve.jsonl", out / "curve.jsonl")
