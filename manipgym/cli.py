@@ -230,6 +230,7 @@ def _train(args: argparse.Namespace) -> int:
         steps=args.steps,
         batch_size=args.batch_size,
         learning_rate=args.lr,
+        lr_schedule=args.lr_schedule,
         save_steps=args.save_steps,
         keep_checkpoints=args.keep_checkpoints,
         eval_every=args.eval_every,
@@ -456,6 +457,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sft.add_argument(
         "--freeze-vision", action="store_true", help="train only the language model (keeps a grounded tower as it is)"
+    )
+    sft.add_argument(
+        "--lr-schedule",
+        choices=["cosine", "constant"],  # the keys of sft.LR_SCHEDULES (not imported: it loads the trainer)
+        default="cosine",
+        help="learning rate after warm-up: cosine decay to 0, or constant at --lr (default cosine)",
     )
     _color_jitter_option(sft)
     sft.set_defaults(func=_train)

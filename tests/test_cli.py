@@ -4,7 +4,8 @@ import subprocess
 import sys
 
 from manipgym.agents import SHIPPED_CHECKPOINT
-from manipgym.cli import main
+from manipgym.agents.sft import LR_SCHEDULES
+from manipgym.cli import build_parser, main
 
 
 def test_doctor_reports_backend_versions_and_frame_time(capsys):
@@ -127,3 +128,15 @@ def test_train_with_bad_options_or_init_prints_one_line(tmp_path, capsys):
         message = "error: --keep-checkpoints must be 0 (keep all) or more, not -1"
         assert capsys.readouterr().err.strip() == message
         assert not (tmp_path / stage).exists()
+
+
+def test_sft_schedules_are_the_command_line_choices(tmp_path, capsys):
+    sft = ["train", "sft", "--out", str(tmp_path / "sft")]
+    for schedule in LR_SCHEDULES:
+        assert build_parser().parse_args([*sft, "--lr-schedule", schedule]).lr_schedule == schedule
+    try:
+        main([*sft, "--lr-schedule", "linear"])
+    except SystemExit as exit_:
+        assert exit_.code == 2
+    assert "invalid choice: 'linear'" in capsys.readouterr().err
+    assert not (tmp_path / "sft").exists()

@@ -139,6 +139,8 @@ def test_train_sft_writes_a_loadable_checkpoint_that_changed(tmp_path):
     state = json.loads((out / "checkpoints" / "checkpoint-2" / "trainer_state.json").read_text())
     attention = [row["pointing_attention_loss"] for row in state["log_history"] if "pointing_attention_loss" in row]
     assert attention and all(0 < value < 20 for value in attention)  # -log of a mass in (0, 1], on pointing rows
+    rates = [row["learning_rate"] for row in state["log_history"] if "learning_rate" in row]
+    assert len(rates) == 2 and rates[0] > rates[1]  # the default cosine schedule decays
     before = load_file(out / "init" / "model.safetensors")
     after = load_file(out / "model.safetensors")
     assert before.keys() == after.keys()
@@ -156,3 +158,27 @@ def test_train_sft_writes_a_loadable_checkpoint_that_changed(tmp_path):
     with pytest.raises(FileExistsError, match="--resume"):
         train_sft(config, progress=False)
     assert (out / "checkpoints" / "checkpoint-2").is_dir()
+
+
+def test_constant_schedule_holds_the_peak_rate(tmp_path):
+    out = tmp_path / "sft"
+    config = SFTRunConfig(
+        out=str(out),
+        arch="idefics3",
+        tasks=["Lift"],
+        episodes_per_task=2,
+        steps=3,
+        batch_size=2,
+        learning_rate=5e-4,
+        lr_schedule="constant",
+        save_steps=3,
+        eval_every=0,
+    )
+    with pytest.raises(ValueError, match="unknown --lr-schedule 'linear': use one of cosine, constant"):
+        train_sft(replace(config, lr_schedule="linear"), progress=False)
+    assert not out.exists()  # refused before anything is written
+    train_sft(config, progress=False)
+    state = json.loads((out / "checkpoints" / "checkpoint-3" / "trainer_state.json").read_text())
+    rates = [row["learning_rate"] for row in state["log_history"] if "learning_rate" in row]
+    assert len(rates) == 3 and rates == pytest.approx([5e-4] * 3)
+    assert json.loads((out / "manipgym_train.json").read_text())["lr_schedule"] == "constant"

@@ -18,6 +18,9 @@ from manipgym.agents.train_data import cached_examples, cached_pointing, check_t
 from manipgym.envs import TASK_NAMES
 
 VISION_MODULES = ("vision_model", "connector", "visual")  # Idefics3's tower and connector; Qwen2.5-VL's
+# --lr-schedule -> the trainer's scheduler; both warm up first. "constant" holds the peak rate, so a
+# run can be stopped (or continued with --init at a lower rate) wherever its validation curve says.
+LR_SCHEDULES = {"cosine": "cosine", "constant": "constant_with_warmup"}
 
 
 def freeze_vision(model) -> int:
@@ -51,6 +54,7 @@ class SFTRunConfig:
     steps: int = 500
     batch_size: int = 16
     learning_rate: float = 1e-3
+    lr_schedule: str = "cosine"  # a key of LR_SCHEDULES
     save_steps: int = 100
     keep_checkpoints: int = 2  # newest checkpoints kept in out/checkpoints; 0 keeps all
     eval_every: int = 100  # steps between learning-curve points; 0 turns the curve off
@@ -93,6 +97,8 @@ def train_sft(config: SFTRunConfig, progress: bool = True):
     if config.pointing_attention > 0 and config.pointing_scenes_per_task <= 0:
         raise ValueError("--pointing-attention needs pointing examples (their target masks): add --pointing-scenes N")
     check_strength(config.color_jitter)
+    if config.lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"unknown --lr-schedule {config.lr_schedule!r}: use one of {', '.join(LR_SCHEDULES)}")
     run_dir.checkpoint_limit(config.keep_checkpoints)  # a bad value fails before anything is written
     check_training_indices(range(max(config.episodes_per_task, config.pointing_scenes_per_task)))
     coord_step = config.tiny.coord_step if config.init is None else run_dir.coord_step_of(config.init)
@@ -111,7 +117,7 @@ def train_sft(config: SFTRunConfig, progress: bool = True):
         callbacks.append(PointErrorCurve(held_out, agent.processor, out / "curve.jsonl", config.eval_every))
     args = SFTConfig(
         **run_dir.trainer_arguments(out, config, agent.device, progress),
-        lr_scheduler_type="cosine",
+        lr_scheduler_type=LR_SCHEDULES[config.lr_schedule],
         warmup_steps=min(20, config.steps // 10),
         logging_steps=max(1, config.steps // 50),
         max_length=None,  # never cut the image tokens
