@@ -138,6 +138,11 @@ def export_model(checkpoint: str | Path, out: str | Path) -> Path:
         if path.is_file() and not any(fnmatch(path.name, pattern) for pattern in NOT_MODEL_FILES):
             shutil.copy2(path, out / path.name)
     run = source.parents[1] if source.parent.name == "checkpoints" else source
+    if not (out / RECORD).exists() and (run / RECORD).exists():
+        # a checkpoint saved before checkpoints carried the record: the run's record, with this step
+        record = json.loads((run / RECORD).read_text())
+        step = source.name.removeprefix("checkpoint-")
+        write_record(out, {**record, "step": int(step) if step.isdigit() else record.get("step")})
     if (run / "curve.jsonl").exists():
         shutil.copy2(run / "curve.jsonl", out / "curve.jsonl")
     return out
