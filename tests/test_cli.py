@@ -3,6 +3,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from manipgym.agents import SHIPPED_CHECKPOINT
 from manipgym.agents.sft import LR_SCHEDULES
 from manipgym.cli import build_parser, main
@@ -134,9 +136,8 @@ def test_sft_schedules_are_the_command_line_choices(tmp_path, capsys):
     sft = ["train", "sft", "--out", str(tmp_path / "sft")]
     for schedule in LR_SCHEDULES:
         assert build_parser().parse_args([*sft, "--lr-schedule", schedule]).lr_schedule == schedule
-    try:
+    with pytest.raises(SystemExit) as exit_:  # argparse refuses it with its usage line
         main([*sft, "--lr-schedule", "linear"])
-    except SystemExit as exit_:
-        assert exit_.code == 2
+    assert exit_.value.code == 2
     assert "invalid choice: 'linear'" in capsys.readouterr().err
     assert not (tmp_path / "sft").exists()

@@ -124,12 +124,12 @@ def test_grpo_run_logs_each_step_and_writes_a_loadable_checkpoint(tmp_path):
     with pytest.raises(FileExistsError, match="already holds a model"):
         export_model(out, shipped)
     final = {p.name for p in export_model(out, tmp_path / "final").iterdir()}  # the run's final model
+    assert "curve.jsonl" in final and "log.jsonl" not in final and "checkpoints" not in final
     (out / "checkpoints" / "checkpoint-2" / "manipgym_train.json").unlink()  # as saved by older versions
     older = json.loads(
         (export_model(out / "checkpoints" / "checkpoint-2", tmp_path / "older") / "manipgym_train.json").read_text()
     )
     assert (older["stage"], older["step"], older["coord_step"]) == ("grpo", 2, record["coord_step"])
-    assert "curve.jsonl" in final and "log.jsonl" not in final and "checkpoints" not in final
     curve = [json.loads(line) for line in (out / "curve.jsonl").read_text().splitlines()]
     assert [row["step"] for row in curve] == [2, 3]  # every --eval-every steps and at the end
     assert all(0 <= row["success"] <= row["format_valid"] <= 1 for row in curve)  # executed greedy answers
