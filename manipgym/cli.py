@@ -460,9 +460,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sft.add_argument(
         "--lr-schedule",
-        choices=["cosine", "constant"],  # the keys of sft.LR_SCHEDULES (not imported: it loads the trainer)
+        choices=["cosine", "constant", "wsd"],  # the keys of sft.LR_SCHEDULES (not imported: it loads the trainer)
         default="cosine",
-        help="learning rate after warm-up: cosine decay to 0, or constant at --lr (default cosine)",
+        help="learning rate after warm-up: cosine decay to 0, constant at --lr, or wsd: constant for the first "
+        "half of --steps, then cosine decay to 0 (default cosine)",
     )
     _color_jitter_option(sft)
     sft.set_defaults(func=_train)

@@ -18,9 +18,10 @@ from manipgym.agents.train_data import cached_examples, cached_pointing, check_t
 from manipgym.envs import TASK_NAMES
 
 VISION_MODULES = ("vision_model", "connector", "visual")  # Idefics3's tower and connector; Qwen2.5-VL's
-# --lr-schedule -> the trainer's scheduler; both warm up first. "constant" holds the peak rate, so a
-# run can be stopped (or continued with --init at a lower rate) wherever its validation curve says.
-LR_SCHEDULES = {"cosine": "cosine", "constant": "constant_with_warmup"}
+# --lr-schedule -> the trainer's scheduler; all warm up first. "constant" holds the peak rate, so a
+# run can be stopped (or continued with --init at a lower rate) wherever its validation curve says;
+# "wsd" (warmup-stable-decay) holds it for the first half of the steps, then decays it to 0 (cosine).
+LR_SCHEDULES = {"cosine": "cosine", "constant": "constant_with_warmup", "wsd": "warmup_stable_decay"}
 
 
 def freeze_vision(model) -> int:
@@ -118,6 +119,7 @@ def train_sft(config: SFTRunConfig, progress: bool = True):
     args = SFTConfig(
         **run_dir.trainer_arguments(out, config, agent.device, progress),
         lr_scheduler_type=LR_SCHEDULES[config.lr_schedule],
+        lr_scheduler_kwargs={"num_decay_steps": config.steps // 2} if config.lr_schedule == "wsd" else {},
         warmup_steps=min(20, config.steps // 10),
         logging_steps=max(1, config.steps // 50),
         max_length=None,  # never cut the image tokens
