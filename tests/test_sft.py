@@ -160,31 +160,10 @@ def test_train_sft_writes_a_loadable_checkpoint_that_changed(tmp_path):
     assert (out / "checkpoints" / "checkpoint-2").is_dir()
 
 
-def test_constant_schedule_holds_the_peak_rate(tmp_path):
-    out = tmp_path / "sft"
-    config = SFTRunConfig(
-        out=str(out),
-        arch="idefics3",
-        tasks=["Lift"],
-        episodes_per_task=2,
-        steps=3,
-        batch_size=2,
-        learning_rate=5e-4,
-        lr_schedule="constant",
-        save_steps=3,
-        eval_every=0,
-    )
-    with pytest.raises(ValueError, match="unknown --lr-schedule 'linear': use one of cosine, constant, wsd"):
-        train_sft(replace(config, lr_schedule="linear"), progress=False)
-    assert not out.exists()  # refused before anything is written
-    train_sft(config, progress=False)
-    state = json.loads((out / "checkpoints" / "checkpoint-3" / "trainer_state.json").read_text())
-    rates = [row["learning_rate"] for row in state["log_history"] if "learning_rate" in row]
-    assert len(rates) == 3 and rates == pytest.approx([5e-4] * 3)
-    assert json.loads((out / "manipgym_train.json").read_text())["lr_schedule"] == "constant"
-
-
-def test_wsd_schedule_holds_the_peak_for_half_the_steps_then_decays(tmp_path):
+# Rates the trainer logs for a 6-step run: "constant" holds the peak; "wsd" holds it through the first
+# half (the decay's first step is still at the peak), then cosine, 1/2 (1 + cos(pi k/3)) for k = 1, 2.
+@pytest.mark.parametrize(("schedule", "fractions_of_peak"), [("constant", [1] * 6), ("wsd", [1, 1, 1, 1, 0.75, 0.25])])
+def test_lr_schedule_rates(tmp_path, schedule, fractions_of_peak):
     out = tmp_path / "sft"
     config = SFTRunConfig(
         out=str(out),
@@ -194,12 +173,15 @@ def test_wsd_schedule_holds_the_peak_for_half_the_steps_then_decays(tmp_path):
         steps=6,
         batch_size=2,
         learning_rate=5e-4,
-        lr_schedule="wsd",
+        lr_schedule=schedule,
         save_steps=6,
         eval_every=0,
     )
+    with pytest.raises(ValueError, match="unknown --lr-schedule 'linear': use one of cosine, constant, wsd"):
+        train_sft(replace(config, lr_schedule="linear"), progress=False)
+    assert not out.exists()  # refused before anything is written
     train_sft(config, progress=False)
     state = json.loads((out / "checkpoints" / "checkpoint-6" / "trainer_state.json").read_text())
     rates = [row["learning_rate"] for row in state["log_history"] if "learning_rate" in row]
-    # held through the first half (the decay's first step is at the peak), then cosine: 1/2 (1 + cos(pi k/3))
-    assert rates == pytest.approx([5e-4] * 4 + [5e-4 * 0.75, 5e-4 * 0.25])
+    assert rates == pytest.approx([5e-4 * f for f in fractions_of_peak])
+    assert json.loads((out / "manipgym_train.json").read_text())["lr_schedule"] == schedule
