@@ -1,7 +1,12 @@
 """Shared fixtures: one env per task for the whole session (building a scene takes seconds)."""
 
+import json
+from pathlib import Path
+
 import gymnasium as gym
 import pytest
+import torch
+from safetensors import safe_open
 
 import manipgym  # noqa: F401  (registers the ids)
 from manipgym.envs import TASK_NAMES
@@ -26,3 +31,14 @@ def make_env():
 @pytest.fixture(params=TASK_NAMES)
 def task(request):
     return request.param
+
+
+def assert_ran_here(run: Path) -> None:
+    """A finished training run's record says where it ran and how long its steps took, and its
+    weights are float32 on every device (CUDA trains in bf16 mixed precision, not bf16 weights)."""
+    record = json.loads((run / "manipgym_train.json").read_text())
+    expected = ("cuda", "bf16-mixed") if torch.cuda.is_available() else ("cpu", "fp32")
+    assert (record["ran_on"].split()[0], record["precision"]) == expected
+    assert record["train_seconds"] > 0
+    with safe_open(str(run / "model.safetensors"), "pt") as weights:
+        assert {weights.get_tensor(name).dtype for name in weights.keys()} == {torch.float32}

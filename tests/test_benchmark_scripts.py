@@ -2,8 +2,10 @@
 
 import json
 
+import pytest
+
 from manipgym.agents import SHIPPED_CHECKPOINT
-from manipgym.benchmarks import correctness, curves, speed, validation
+from manipgym.benchmarks import correctness, curves, speed, train_speed, validation
 
 
 def test_correctness_script_reports_every_figure(tmp_path, capsys):
@@ -66,3 +68,15 @@ def test_validation_script_executes_the_greedy_answers_of_each_checkpoint(tmp_pa
     assert 0 <= within_40 <= format_valid <= 100 and 0 <= success <= format_valid
     assert validation.main([str(tmp_path), "--per-task", "1", "--workers", "1"]) == 2  # not a checkpoint: one line
     assert "error:" in capsys.readouterr().err
+
+
+def test_train_speed_script_times_every_stage_of_the_recipe_and_loads_its_model(tmp_path, capsys):
+    options = ["--device", "cpu", "--out", str(tmp_path), "--scenes", "1", "--workers", "1"]
+    assert train_speed.main([*options, "--ground-steps", "2", "--sft-steps", "2", "--grpo-steps", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    stages = [line.split(" | ")[2:6] for line in lines if line.startswith("| tiny | 0.")]
+    assert stages == [["ground", "cpu", "fp32", "2"], ["sft", "cpu", "fp32", "2"], ["grpo", "cpu", "fp32", "1"]]
+    assert any(line.startswith("| tiny | float32 |") for line in lines)  # the GRPO checkpoint answered
+    with pytest.raises(SystemExit):  # never mixes a new measurement with an earlier one's runs
+        train_speed.main(options)
+    assert "earlier measurement" in capsys.readouterr().err

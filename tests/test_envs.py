@@ -150,9 +150,9 @@ def test_out_of_workspace_answer_is_unreachable(make_env):
 def test_lift_trajectory_that_never_leaves_the_affordance_fails(make_env):
     env = make_env("Lift")
     obs, info = env.reset(seed=1)
-    box = info["ground_truth"]["affordance_box"]
+    box = [float(v) for v in info["ground_truth"]["affordance_box"]]  # plain floats print as JSON (numpy 2's don't)
     centre = [(box[0] + box[2]) / 2, (box[1] + box[3]) / 2]
-    parsed = parse_answer(f'<answer>{{"affordance": {list(box)}, "trajectory": {[centre] * 3}}}</answer>')
+    parsed = parse_answer(f'<answer>{{"affordance": {box}, "trajectory": {[centre] * 3}}}</answer>')
     assert parsed
     _, _, _, _, step = env.step({"affordance": box, "trajectory": [centre] * 3})
     assert not step["success"]

@@ -4,6 +4,7 @@ import json
 
 import gymnasium as gym
 import numpy as np
+from conftest import assert_ran_here
 
 from manipgym.agents.ground import BACKGROUND_WORD, GroundRunConfig, patch_targets, train_ground
 from manipgym.agents.tiny_vlm import TinyVLMConfig
@@ -59,5 +60,6 @@ def test_ground_run_learns_patch_words_and_writes_an_sft_ready_checkpoint(tmp_pa
     assert log[0]["step"] == 1 and log[-1]["step"] == 60
     assert log[-1]["loss"] < log[0]["loss"]
     assert json.loads((out / "manipgym_train.json").read_text())["coord_step"] == 10
+    assert_ran_here(out)
     agent = VLMAgent(out, max_new_tokens=4)
     assert isinstance(agent.act([{"image": np.zeros((224, 224, 3), np.uint8), "instruction": "lift it"}])[0], str)

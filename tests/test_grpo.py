@@ -5,6 +5,7 @@ import json
 import gymnasium as gym
 import numpy as np
 import pytest
+from conftest import assert_ran_here
 
 from manipgym.agents import OracleAgent
 from manipgym.agents.grpo import (
@@ -98,6 +99,7 @@ def test_grpo_run_logs_each_step_and_writes_a_loadable_checkpoint(tmp_path):
         assert 0 <= row["success_rate"] <= 1 and 0 < row["completion_length"] <= 24
         assert row["mixed_success_groups"] in (0.0, 0.5, 1.0)  # two scenes a step
     assert json.loads((out / "manipgym_train.json").read_text())["stage"] == "grpo"
+    assert_ran_here(out)
     assert (out / "checkpoints" / "checkpoint-2").is_dir()
     agent = VLMAgent(out, max_new_tokens=8)
     blank = {"image": np.zeros((224, 224, 3), np.uint8), "instruction": "lift the red cube"}

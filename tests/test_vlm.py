@@ -22,7 +22,7 @@ def tiny_checkpoints(tmp_path_factory):
 def _logits(agent: VLMAgent, obs) -> torch.Tensor:
     inputs = agent.processor(
         text=agent.prompts([obs]), images=[[Image.fromarray(obs["image"])]], return_tensors="pt", padding=True
-    )
+    ).to(agent.device)
     with torch.no_grad():
         return agent.model(**inputs).logits
 
@@ -30,7 +30,7 @@ def _logits(agent: VLMAgent, obs) -> torch.Tensor:
 @pytest.mark.parametrize("arch", ARCHITECTURES)
 def test_build_load_answer_step_and_round_trip(arch, tiny_checkpoints, make_env, tmp_path):
     agent = VLMAgent(tiny_checkpoints[arch], max_new_tokens=24)
-    assert agent.device.type == "cpu"
+    assert agent.device.type == ("cuda" if torch.cuda.is_available() else "cpu")  # device="auto"
     env = make_env("PickPlace")
     observations = [env.reset(seed=s)[0] for s in (0, 1)]
     answers = agent.act(observations)

@@ -117,11 +117,13 @@ def train_ground(config: GroundRunConfig, progress: bool = True) -> Path:
 
     out = run_dir.prepare(config.out, resume=False)
     torch.manual_seed(config.seed)
-    agent = VLMAgent(run_dir.initial_checkpoint(out, None, "idefics3", config.tiny), device=config.device)
+    init = run_dir.initial_checkpoint(out, None, "idefics3", config.tiny)
+    agent = VLMAgent(init, device=config.device, dtype=run_dir.TRAINING_DTYPE)
     model, processor = agent.model, agent.processor
     images, labels, words = labelled_scenes(config.tasks, config.scenes_per_task, config.data_cache, progress)
     with torch.no_grad():
-        probe = model.get_image_features(**processor.image_processor([[images[0]]], return_tensors="pt"))
+        first = processor.image_processor([[images[0]]], return_tensors="pt").to(agent.device)
+        probe = model.get_image_features(**first)
     grid = int(round(probe.pooler_output[0].shape[0] ** 0.5))
     token_of = _token_lookup(processor.tokenizer)
     targets = torch.from_numpy(patch_targets(labels, words, grid, token_of, config.tiny.coord_step))
@@ -133,24 +135,26 @@ def train_ground(config: GroundRunConfig, progress: bool = True) -> Path:
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.learning_rate, total_steps=config.steps)
     generator = np.random.default_rng(config.seed)
     model.train()
+    mixed = run_dir.precision(agent.device) == "bf16-mixed"  # as the trainers of the later stages
     log = (out / "ground_log.jsonl").open("w")
     started = time.perf_counter()
     for step in tqdm(range(1, config.steps + 1), desc="grounding", disable=not progress):
         batch = generator.choice(len(images), size=config.batch_size, replace=False)
         drawn = [[color_jitter(images[i], config.color_jitter, generator)] for i in batch]
         pixels = processor.image_processor(drawn, return_tensors="pt").to(agent.device)
-        tokens = torch.stack(model.get_image_features(**pixels).pooler_output)  # B × grid² × hidden
-        embeddings = model.get_input_embeddings().weight
         batch_targets = targets[batch].to(agent.device)
         on_object = batch_targets[..., 1] != background  # accuracy is reported on patches that show objects
         losses, accuracies = [], []
-        for k, head in enumerate(heads):
-            logits = head(tokens) @ embeddings.T
-            target = batch_targets[..., k]
-            losses.append(F.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=IGNORE))
-            hits = (logits.argmax(-1) == target) & on_object
-            accuracies.append(hits.sum().item() / max(1, on_object.sum().item()))
-        loss = sum(losses) / len(losses)
+        with torch.autocast(agent.device.type, torch.bfloat16, enabled=mixed):
+            tokens = torch.stack(model.get_image_features(**pixels).pooler_output)  # B × grid² × hidden
+            embeddings = model.get_input_embeddings().weight
+            for k, head in enumerate(heads):
+                logits = head(tokens) @ embeddings.T
+                target = batch_targets[..., k]
+                losses.append(F.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=IGNORE))
+                hits = (logits.argmax(-1) == target) & on_object
+                accuracies.append(hits.sum().item() / max(1, on_object.sum().item()))
+            loss = sum(losses) / len(losses)
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -165,5 +169,7 @@ def train_ground(config: GroundRunConfig, progress: bool = True) -> Path:
     model.eval()
     model.save_pretrained(out, safe_serialization=True)
     processor.save_pretrained(out)
-    run_dir.write_record(out, {**run_dir.run_record("ground", config, config.tiny.coord_step), "step": config.steps})
+    seconds = time.perf_counter() - started
+    record = run_dir.run_record("ground", config, config.tiny.coord_step)
+    run_dir.write_record(out, {**record, "step": config.steps, **run_dir.hardware(agent.device, seconds)})
     return out

@@ -210,7 +210,7 @@ def load_policy(config: GRPORunConfig):
     """The VLM to train (a :class:`~manipgym.agents.vlm.VLMAgent`), its tower frozen if asked."""
     from manipgym.agents.vlm import VLMAgent
 
-    agent = VLMAgent(config.init, device=config.device)
+    agent = VLMAgent(config.init, device=config.device, dtype=run_dir.TRAINING_DTYPE)
     if config.freeze_vision:
         freeze_vision(agent.model)
     return agent
@@ -257,8 +257,8 @@ def train_grpo(config: GRPORunConfig, progress: bool = True) -> Path:
             callbacks=callbacks,
         )
         last = run_dir.last_checkpoint(out)
-        trainer.train(resume_from_checkpoint=last if config.resume else None)
+        output = trainer.train(resume_from_checkpoint=last if config.resume else None)
     finally:
         for worker in workers:
             worker.close()
-    return run_dir.finish(trainer, agent.processor, out, record)
+    return run_dir.finish(trainer, agent.processor, out, record, output)

@@ -14,11 +14,16 @@ from dataclasses import asdict
 from fnmatch import fnmatch
 from pathlib import Path
 
+import torch
 from transformers import TrainerCallback
 
 from manipgym.agents.tiny_vlm import TinyVLMConfig, build_tiny_vlm
 
 RECORD = "manipgym_train.json"
+# Training keeps float32 weights on every device; on CUDA the matrix products run in bfloat16
+# (mixed precision). Pure bfloat16 weights would lose every AdamW update smaller than 1/256 of
+# the weight it changes, and the tiny models learn at rates where many are.
+TRAINING_DTYPE = "float32"
 # A checkpoint's files that are not the model: training state (what --resume reads), logs, model cards.
 NOT_MODEL_FILES = (
     "optimizer.pt",
@@ -73,6 +78,11 @@ def checkpoint_limit(keep_checkpoints: int) -> int | None:
     return keep_checkpoints or None
 
 
+def precision(device: torch.device) -> str:
+    """How a training stage computes on ``device``: ``bf16-mixed`` on CUDA, else ``fp32``."""
+    return "bf16-mixed" if device.type == "cuda" else "fp32"
+
+
 def trainer_arguments(out: Path, config, device, progress: bool) -> dict:
     """The trainer arguments both stages share: where checkpoints go and how many are kept, the
     seed, and the device's precision (bfloat16 on CUDA, float32 on CPU)."""
@@ -86,10 +96,18 @@ def trainer_arguments(out: Path, config, device, progress: bool) -> dict:
         "save_total_limit": checkpoint_limit(config.keep_checkpoints),
         "seed": config.seed,
         "use_cpu": device.type == "cpu",
-        "bf16": device.type == "cuda",
+        "bf16": precision(device) == "bf16-mixed",
         "report_to": [],
         "disable_tqdm": not progress,
     }
+
+
+def hardware(device: torch.device, train_seconds: float) -> dict:
+    """What a run's record says about where it ran: the device (with the GPU's name), the
+    precision, and the seconds its optimiser steps took in this invocation (a resumed run counts
+    from the resume), so that a run's cost can be read from its own folder."""
+    name = f"cuda ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else device.type
+    return {"ran_on": name, "precision": precision(device), "train_seconds": round(train_seconds, 1)}
 
 
 def run_record(stage: str, config, coord_step: int) -> dict:
@@ -115,11 +133,13 @@ class RecordCheckpoints(TrainerCallback):
             write_record(checkpoint, {**self.record, "step": state.global_step})
 
 
-def finish(trainer, processor, out: Path, record: dict) -> Path:
-    """Save the final model and processor at the top of ``out`` with the run's record."""
+def finish(trainer, processor, out: Path, record: dict, train_output) -> Path:
+    """Save the final model and processor at the top of ``out`` with the run's record, which
+    gains the last step and :func:`hardware` (``train_output``: what ``trainer.train`` returned)."""
     trainer.save_model(str(out))
     processor.save_pretrained(str(out))
-    write_record(out, {**record, "step": trainer.state.global_step})
+    ran = hardware(trainer.args.device, train_output.metrics["train_runtime"])
+    write_record(out, {**record, "step": trainer.state.global_step, **ran})
     return out
 
 

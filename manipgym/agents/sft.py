@@ -107,7 +107,7 @@ def train_sft(config: SFTRunConfig, progress: bool = True):
         raise ValueError("--pointing-attention needs location tokens: --init a checkpoint built with --coord-step")
     out = run_dir.prepare(config.out, config.resume)
     init = run_dir.initial_checkpoint(out, config.init, config.arch, config.tiny)
-    agent = VLMAgent(init, device=config.device)
+    agent = VLMAgent(init, device=config.device, dtype=run_dir.TRAINING_DTYPE)
     if config.freeze_vision:
         freeze_vision(agent.model)
     dataset = training_dataset(config, coord_step, progress)
@@ -142,5 +142,5 @@ def train_sft(config: SFTRunConfig, progress: bool = True):
     if config.color_jitter > 0:
         trainer.data_collator = ColorJitterCollator(trainer.data_collator, config.color_jitter, config.seed)
     last = run_dir.last_checkpoint(out)
-    trainer.train(resume_from_checkpoint=last if config.resume else None)
-    return run_dir.finish(trainer, agent.processor, out, record)
+    output = trainer.train(resume_from_checkpoint=last if config.resume else None)
+    return run_dir.finish(trainer, agent.processor, out, record, output)

@@ -1,0 +1,133 @@
+"""Seconds per optimiser step of each training stage on this machine (CPU or CUDA), quoted in the README.
+
+    python -m manipgym.benchmarks.train_speed [--device auto] [--models tiny,large] [--out DIR]
+
+Runs the shipped model's recipe (``manipgym train ground``, then ``train sft --init`` and ``train
+grpo --init`` with the README's options) for a few steps on a few scenes, for the recipe's tiny
+model and for a larger one (the same commands with wider, deeper ``--text-*``/``--vision-*``
+options), then loads each GRPO checkpoint with ``VLMAgent`` on the device and answers four
+validation scenes per task (a check that it loads and answers: a few steps teach no format).
+Per-step times come from each run's own record (``manipgym_train.json``: ``ran_on``,
+``precision``, ``train_seconds``); the wall time of a stage adds loading, rendering (the first
+stage renders the scenes into ``--out``/cache) and saving. This is the GPU path's check: the same
+commands, ``--device auto``, bfloat16 mixed precision on CUDA.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import gymnasium as gym
+from safetensors import safe_open
+
+from manipgym.agents.train_data import VALIDATION_INDICES
+from manipgym.cli import main as manipgym_cli
+from manipgym.envs import TASK_NAMES
+from manipgym.envs.manifests import manifest_seed
+from manipgym.rewards.answer import parse_answer
+
+# The recipe's tiny model (as `train ground --merge 2 --text-layers 4`), and a larger one.
+MODELS = {
+    "tiny": ["--text-layers", "4"],
+    "large": ["--text-hidden", "1024", "--text-layers", "12", "--vision-hidden", "512", "--vision-layers", "8"],
+}
+
+
+def stage_commands(model: str, out: Path, args: argparse.Namespace) -> dict[str, list[str]]:
+    """The README recipe's three commands, scaled down to ``args``' steps and scenes."""
+    cache, common = str(out / "cache"), ["--device", args.device, "--no-progress"]
+    run = out / model
+    return {
+        "ground": ["train", "ground", "--out", str(run / "ground"), "--merge", "2", *MODELS[model]]
+        + ["--scenes-per-task", str(args.scenes), "--steps", str(args.ground_steps), "--data-cache", cache, *common]
+        + ["--batch-size", str(min(32, len(TASK_NAMES) * args.scenes))],  # the recipe's 32 when there are as many
+        "sft": ["train", "sft", "--init", str(run / "ground"), "--out", str(run / "sft"), "--affordance", "point"]
+        + ["--episodes-per-task", str(args.scenes), "--pointing-scenes", str(args.scenes)]
+        + ["--pointing-attention", "1", "--freeze-vision", "--steps", str(args.sft_steps), "--lr", "1e-3"]
+        + ["--save-steps", str(args.sft_steps), "--data-cache", cache, *common],
+        "grpo": ["train", "grpo", "--init", str(run / "sft"), "--out", str(run / "grpo")]
+        + ["--scenes-per-task", str(args.scenes), "--steps", str(args.grpo_steps), "--save-steps", str(args.grpo_steps)]
+        + ["--eval-every", "0", "--batch-size", "32", "--lr", "5e-5", "--beta", "0.04", "--num-generations", "8"]
+        + ["--temperature", "0.3", "--freeze-vision", "--workers", str(args.workers), "--data-cache", cache, *common],
+    }
+
+
+def answer_check(checkpoint: Path, device: str, scenes: int) -> dict:
+    """Load ``checkpoint`` on ``device`` and answer validation scenes of every task greedily."""
+    from manipgym.agents.vlm import VLMAgent
+
+    agent = VLMAgent(checkpoint, device=device, batch_size=scenes)
+    observations = []
+    for task in TASK_NAMES:
+        env = gym.make(f"manipgym/{task}-v0")
+        observations += [env.reset(seed=manifest_seed(task, "train", i))[0] for i in VALIDATION_INDICES[:scenes]]
+        env.close()
+    answers = agent.act(observations)
+    dtype = str(next(agent.model.parameters()).dtype).removeprefix("torch.")
+    valid = sum(bool(parse_answer(a)) for a in answers) / len(answers)
+    return {"answers": len(answers), "format_valid": valid, "dtype": dtype}
+
+
+def parameters(checkpoint: Path) -> float:
+    """Millions of parameters in a checkpoint's weights (read from the safetensors header)."""
+    with safe_open(str(checkpoint / "model.safetensors"), "pt") as f:
+        return sum(math.prod(f.get_slice(name).get_shape()) for name in f.keys()) / 1e6
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
+    parser.add_argument("--models", default="tiny", help="comma-separated: tiny, large (default tiny)")
+    parser.add_argument("--out", default="runs/train-speed", help="work folder, must not hold runs (runs/train-speed)")
+    parser.add_argument("--scenes", type=int, default=16, help="train-manifest scenes per task (16)")
+    parser.add_argument("--ground-steps", type=int, default=40, help="(40)")
+    parser.add_argument("--sft-steps", type=int, default=40, help="(40)")
+    parser.add_argument("--grpo-steps", type=int, default=3, help="(3)")
+    parser.add_argument("--workers", type=int, default=2, help="simulator workers of the GRPO stage (2)")
+    args = parser.parse_args(argv)
+    models = args.models.split(",")
+    unknown = sorted(set(models) - set(MODELS))
+    if unknown:
+        parser.error(f"unknown model {unknown[0]!r}: choose from {', '.join(MODELS)}")
+    out = Path(args.out)
+    earlier = [str(out / model) for model in models if (out / model).exists()]
+    if earlier:
+        parser.error(f"{earlier[0]} holds an earlier measurement's runs: remove it or choose another --out")
+    rows = []
+    for model in models:
+        for stage, command in stage_commands(model, out, args).items():
+            started = time.perf_counter()
+            if manipgym_cli(command) != 0:
+                print(f"manipgym {' '.join(command)} failed", file=sys.stderr)
+                return 1
+            wall = time.perf_counter() - started
+            folder = out / model / stage
+            record = json.loads((folder / "manipgym_train.json").read_text())
+            rows.append((model, parameters(folder), stage, record, wall))
+        rows.append((model, None, "answers", answer_check(out / model / "grpo", args.device, 4), None))
+
+    print("\n| model | M parameters | stage | ran on | precision | steps | s/step | stage wall s |")
+    print("|---|---|---|---|---|---|---|---|")
+    for model, params, stage, record, wall in rows:
+        if stage == "answers":
+            continue
+        per_step = record["train_seconds"] / max(1, record["step"])
+        print(
+            f"| {model} | {params:.1f} | {stage} | {record['ran_on']} | {record['precision']} | {record['step']} "
+            f"| {per_step:.3f} | {wall:.0f} |"
+        )
+    print("\n| model | GRPO checkpoint loaded as | greedy answers | format-valid |")
+    print("|---|---|---|---|")
+    for model, _, stage, check, _ in rows:
+        if stage == "answers":
+            print(f"| {model} | {check['dtype']} | {check['answers']} | {check['format_valid']:.0%} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
