@@ -15,6 +15,7 @@ from manipgym.envs.splits import EVAL_SPLITS, SPLITS
 SPLIT_NAMES = tuple(SPLITS)
 SUITE_NAMES = tuple(SUITES)
 ARCHITECTURES = ("qwen2_5_vl", "idefics3")  # kept in step with manipgym.agents.tiny_vlm (which loads torch)
+DEVICE_HELP = "auto (CUDA when present: bf16 mixed precision, float32 weights), cpu, cuda"
 
 
 def _doctor(args: argparse.Namespace) -> int:
@@ -262,7 +263,7 @@ def _train_options(parser: argparse.ArgumentParser, default_lr: float, default_s
     parser.add_argument("--save-steps", type=int, default=100, help="checkpoint every N steps (default 100)")
     _keep_checkpoints_option(parser)
     parser.add_argument("--seed", type=int, default=0, help="seed of the initialisation and data order (default 0)")
-    parser.add_argument("--device", default="auto", help="auto (CUDA when present, bf16), cpu, cuda")
+    parser.add_argument("--device", default="auto", help=DEVICE_HELP)
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
@@ -483,7 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
     _color_jitter_option(ground)
     ground.add_argument("--data-cache", help="folder that keeps the rendered, labelled scenes for later runs")
     ground.add_argument("--seed", type=int, default=0, help="seed of the initialisation and batches (default 0)")
-    ground.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
+    ground.add_argument("--device", default="auto", help=DEVICE_HELP)
     ground.add_argument("--no-progress", action="store_true", help="hide progress bars")
     ground.set_defaults(func=_train_ground)
 
@@ -534,7 +535,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     grpo.add_argument("--data-cache", help="folder that keeps rendered training scenes for later runs")
     grpo.add_argument("--seed", type=int, default=0, help="seed of sampling and data order (default 0)")
-    grpo.add_argument("--device", default="auto", help="auto (CUDA when present, bf16), cpu, cuda")
+    grpo.add_argument("--device", default="auto", help=DEVICE_HELP)
     grpo.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
     grpo.add_argument("--no-progress", action="store_true", help="hide progress bars and step lines")
     grpo.set_defaults(func=_train_grpo)

@@ -39,6 +39,6 @@ def assert_ran_here(run: Path) -> None:
     record = json.loads((run / "manipgym_train.json").read_text())
     expected = ("cuda", "bf16-mixed") if torch.cuda.is_available() else ("cpu", "fp32")
     assert (record["ran_on"].split()[0], record["precision"]) == expected
-    assert record["train_seconds"] > 0
+    assert record["wall_seconds"] > 0
     with safe_open(str(run / "model.safetensors"), "pt") as weights:
         assert {weights.get_tensor(name).dtype for name in weights.keys()} == {torch.float32}

@@ -98,6 +98,7 @@ def test_grpo_run_logs_each_step_and_writes_a_loadable_checkpoint(tmp_path):
         assert {"reward", "success_rate", "format_rate", "completion_length", *REWARD_TERMS} <= row.keys()
         assert 0 <= row["success_rate"] <= 1 and 0 < row["completion_length"] <= 24
         assert row["mixed_success_groups"] in (0.0, 0.5, 1.0)  # two scenes a step
+        assert row["step_seconds"] > 0
     assert json.loads((out / "manipgym_train.json").read_text())["stage"] == "grpo"
     assert_ran_here(out)
     assert (out / "checkpoints" / "checkpoint-2").is_dir()

@@ -6,6 +6,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from conftest import assert_ran_here
 from safetensors.torch import load_file
 
 from manipgym.agents.curve import curve_point
@@ -149,6 +150,7 @@ def test_train_sft_writes_a_loadable_checkpoint_that_changed(tmp_path):
     assert not any(k.startswith(("model.vision_model.", "model.connector.")) for k in changed)  # frozen
     record = json.loads((out / "manipgym_train.json").read_text())
     assert record["stage"] == "sft" and record["coord_step"] == 10 and record["color_jitter"] == 0.5
+    assert_ran_here(out)
     curve = [json.loads(line) for line in (out / "curve.jsonl").read_text().splitlines()]
     assert [row["step"] for row in curve] == [2, 3]
     assert 0 <= curve[-1]["within_40"] <= curve[-1]["format_valid"] <= 1 and curve[-1]["train_seconds"] > 0

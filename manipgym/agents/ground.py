@@ -166,10 +166,10 @@ def train_ground(config: GroundRunConfig, progress: bool = True) -> Path:
             log.write(json.dumps(row) + "\n")
             log.flush()
     log.close()
+    seconds = time.perf_counter() - started
     model.eval()
     model.save_pretrained(out, safe_serialization=True)
     processor.save_pretrained(out)
-    seconds = time.perf_counter() - started
     record = run_dir.run_record("ground", config, config.tiny.coord_step)
     run_dir.write_record(out, {**record, "step": config.steps, **run_dir.hardware(agent.device, seconds)})
     return out

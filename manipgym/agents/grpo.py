@@ -151,7 +151,8 @@ def mixed_share(outcomes: Sequence[tuple[object, float]]) -> float:
 
 class StepLog(TrainerCallback):
     """Writes each step's means (reward terms, success and format rates, KL, completion length,
-    the share of scenes with mixed success) to ``log.jsonl`` and a one-line summary to the console."""
+    the share of scenes with mixed success) and its seconds to ``log.jsonl``, and a one-line
+    summary to the console."""
 
     def __init__(self, path: Path, progress: bool, rewards: SimulatorRewards | None = None):
         self.path, self.progress, self.rewards = path, progress, rewards
@@ -166,6 +167,7 @@ class StepLog(TrainerCallback):
         row["kl"] = logs.get("kl")
         row["completion_length"] = logs.get("completions/mean_length")
         row["reward_std"] = logs.get("reward_std")
+        row["step_seconds"] = logs.get("step_time")  # sampling, simulator rewards and the update
         row["mixed_success_groups"] = self.rewards.mixed_success_groups if self.rewards else None
         with self.path.open("a") as f:
             f.write(json.dumps(row) + "\n")

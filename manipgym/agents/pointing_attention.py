@@ -53,7 +53,8 @@ def attention_loss(
         weights = target_patches(masks[b : b + 1], grid)[0]
         queries = coordinates - 1  # the logits at position p predict the token at p + 1
         for layer in attentions[1:]:
-            mass = layer[b, 0][queries][:, images].float() @ weights.float()  # fp32 under bf16 autocast too
+            # float32 even when the forward pass ran in bf16 (the trainer computes this loss outside autocast)
+            mass = layer[b, 0][queries][:, images].float() @ weights.float()
             losses.append(-torch.log(mass + 1e-6))
     return torch.cat(losses).mean() if losses else None
 

@@ -2,7 +2,8 @@
 
 Layout: the final Hugging Face checkpoint at the top (``config.json``, ``model.safetensors``,
 processor files), ``checkpoints/checkpoint-N`` written during training (what ``--resume`` continues
-from), ``manipgym_train.json`` (the run's configuration), and the logs (``curve.jsonl``,
+from), ``manipgym_train.json`` (the run's configuration; once finished, also its last step and
+:func:`hardware`), and the logs (``curve.jsonl``,
 ``log.jsonl``).
 """
 
@@ -79,13 +80,15 @@ def checkpoint_limit(keep_checkpoints: int) -> int | None:
 
 
 def precision(device: torch.device) -> str:
-    """How a training stage computes on ``device``: ``bf16-mixed`` on CUDA, else ``fp32``."""
-    return "bf16-mixed" if device.type == "cuda" else "fp32"
+    """How a training stage computes on ``device``: ``bf16-mixed`` on a CUDA GPU that has bfloat16
+    (Ampere and later), else ``fp32``."""
+    return "bf16-mixed" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
 
 
 def trainer_arguments(out: Path, config, device, progress: bool) -> dict:
     """The trainer arguments both stages share: where checkpoints go and how many are kept, the
-    seed, and the device's precision (bfloat16 on CUDA, float32 on CPU)."""
+    seed, and the device's :func:`precision` (``bf16=True`` is mixed precision: the weights stay
+    float32)."""
     return {
         "output_dir": str(out / "checkpoints"),
         "max_steps": config.steps,
@@ -102,12 +105,13 @@ def trainer_arguments(out: Path, config, device, progress: bool) -> dict:
     }
 
 
-def hardware(device: torch.device, train_seconds: float) -> dict:
+def hardware(device: torch.device, wall_seconds: float) -> dict:
     """What a run's record says about where it ran: the device (with the GPU's name), the
-    precision, and the seconds its optimiser steps took in this invocation (a resumed run counts
-    from the resume), so that a run's cost can be read from its own folder."""
+    precision, and the wall seconds of its training loop in this invocation (learning-curve
+    points and checkpoint saves included; a resumed run counts from the resume), so that a run's
+    cost can be read from its own folder. ``curve.jsonl``'s ``train_seconds`` counts steps only."""
     name = f"cuda ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else device.type
-    return {"ran_on": name, "precision": precision(device), "train_seconds": round(train_seconds, 1)}
+    return {"ran_on": name, "precision": precision(device), "wall_seconds": round(wall_seconds, 1)}
 
 
 def run_record(stage: str, config, coord_step: int) -> dict:

@@ -3,14 +3,14 @@
     python -m manipgym.benchmarks.train_speed [--device auto] [--models tiny,large] [--out DIR]
 
 Runs the shipped model's recipe (``manipgym train ground``, then ``train sft --init`` and ``train
-grpo --init`` with the README's options) for a few steps on a few scenes, for the recipe's tiny
-model and for a larger one (the same commands with wider, deeper ``--text-*``/``--vision-*``
-options), then loads each GRPO checkpoint with ``VLMAgent`` on the device and answers four
-validation scenes per task (a check that it loads and answers: a few steps teach no format).
-Per-step times come from each run's own record (``manipgym_train.json``: ``ran_on``,
-``precision``, ``train_seconds``); the wall time of a stage adds loading, rendering (the first
-stage renders the scenes into ``--out``/cache) and saving. This is the GPU path's check: the same
-commands, ``--device auto``, bfloat16 mixed precision on CUDA.
+grpo --init`` with the README's options, learning curves off) for a few steps on a few scenes,
+for the recipe's tiny model and, with ``--models tiny,large``, a larger one (the same commands
+with wider, deeper ``--text-*``/``--vision-*`` options). Then it loads each GRPO checkpoint with
+``VLMAgent`` on the device and answers four validation scenes per task (a check that it loads and
+answers: a few steps teach no format). Seconds per step come from each run's own record
+(``manipgym_train.json``: ``ran_on``, ``precision``, ``wall_seconds``) and, for GRPO, its
+``log.jsonl``. This is the GPU path's check: the same commands, ``--device auto``, bfloat16 mixed
+precision on CUDA.
 """
 
 from __future__ import annotations
@@ -18,17 +18,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import statistics
 import sys
 import time
 from pathlib import Path
 
-import gymnasium as gym
 from safetensors import safe_open
 
-from manipgym.agents.train_data import VALIDATION_INDICES
 from manipgym.cli import main as manipgym_cli
 from manipgym.envs import TASK_NAMES
-from manipgym.envs.manifests import manifest_seed
 from manipgym.rewards.answer import parse_answer
 
 # The recipe's tiny model (as `train ground --merge 2 --text-layers 4`), and a larger one.
@@ -49,7 +47,7 @@ def stage_commands(model: str, out: Path, args: argparse.Namespace) -> dict[str,
         "sft": ["train", "sft", "--init", str(run / "ground"), "--out", str(run / "sft"), "--affordance", "point"]
         + ["--episodes-per-task", str(args.scenes), "--pointing-scenes", str(args.scenes)]
         + ["--pointing-attention", "1", "--freeze-vision", "--steps", str(args.sft_steps), "--lr", "1e-3"]
-        + ["--save-steps", str(args.sft_steps), "--data-cache", cache, *common],
+        + ["--save-steps", str(args.sft_steps), "--eval-every", "0", "--data-cache", cache, *common],
         "grpo": ["train", "grpo", "--init", str(run / "sft"), "--out", str(run / "grpo")]
         + ["--scenes-per-task", str(args.scenes), "--steps", str(args.grpo_steps), "--save-steps", str(args.grpo_steps)]
         + ["--eval-every", "0", "--batch-size", "32", "--lr", "5e-5", "--beta", "0.04", "--num-generations", "8"]
@@ -57,20 +55,26 @@ def stage_commands(model: str, out: Path, args: argparse.Namespace) -> dict[str,
     }
 
 
-def answer_check(checkpoint: Path, device: str, scenes: int) -> dict:
+def answer_check(checkpoint: Path, device: str, cache: Path, per_task: int = 4) -> dict:
     """Load ``checkpoint`` on ``device`` and answer validation scenes of every task greedily."""
+    from manipgym.agents.curve import observations_and_answers, validation_scenes
     from manipgym.agents.vlm import VLMAgent
 
-    agent = VLMAgent(checkpoint, device=device, batch_size=scenes)
-    observations = []
-    for task in TASK_NAMES:
-        env = gym.make(f"manipgym/{task}-v0")
-        observations += [env.reset(seed=manifest_seed(task, "train", i))[0] for i in VALIDATION_INDICES[:scenes]]
-        env.close()
+    agent = VLMAgent(checkpoint, device=device, batch_size=per_task * len(TASK_NAMES))
+    observations, _ = observations_and_answers(validation_scenes(cache, TASK_NAMES, per_task, progress=False))
     answers = agent.act(observations)
     dtype = str(next(agent.model.parameters()).dtype).removeprefix("torch.")
     valid = sum(bool(parse_answer(a)) for a in answers) / len(answers)
     return {"answers": len(answers), "format_valid": valid, "dtype": dtype}
+
+
+def seconds_per_step(folder: Path, record: dict) -> float:
+    """GRPO: the median step after the first (which pays for warm-up), from ``log.jsonl``; the
+    other stages: the training loop's wall seconds over its steps (their steps are uniform)."""
+    if record["stage"] == "grpo":
+        steps = [json.loads(line)["step_seconds"] for line in (folder / "log.jsonl").read_text().splitlines()]
+        return statistics.median(steps[1:] or steps)
+    return record["wall_seconds"] / max(1, record["step"])
 
 
 def parameters(checkpoint: Path) -> float:
@@ -81,7 +85,7 @@ def parameters(checkpoint: Path) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda (default auto)")
     parser.add_argument("--models", default="tiny", help="comma-separated: tiny, large (default tiny)")
     parser.add_argument("--out", default="runs/train-speed", help="work folder, must not hold runs (runs/train-speed)")
     parser.add_argument("--scenes", type=int, default=16, help="train-manifest scenes per task (16)")
@@ -98,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     earlier = [str(out / model) for model in models if (out / model).exists()]
     if earlier:
         parser.error(f"{earlier[0]} holds an earlier measurement's runs: remove it or choose another --out")
-    rows = []
+    stages, answers = [], []
     for model in models:
         for stage, command in stage_commands(model, out, args).items():
             started = time.perf_counter()
@@ -108,24 +112,25 @@ def main(argv: list[str] | None = None) -> int:
             wall = time.perf_counter() - started
             folder = out / model / stage
             record = json.loads((folder / "manipgym_train.json").read_text())
-            rows.append((model, parameters(folder), stage, record, wall))
-        rows.append((model, None, "answers", answer_check(out / model / "grpo", args.device, 4), None))
+            stages.append((model, parameters(folder), stage, record, seconds_per_step(folder, record), wall))
+        answers.append((model, answer_check(out / model / "grpo", args.device, out / "cache")))
 
     print("\n| model | M parameters | stage | ran on | precision | steps | s/step | stage wall s |")
     print("|---|---|---|---|---|---|---|---|")
-    for model, params, stage, record, wall in rows:
-        if stage == "answers":
-            continue
-        per_step = record["train_seconds"] / max(1, record["step"])
+    for model, params, stage, record, per_step, wall in stages:
         print(
             f"| {model} | {params:.1f} | {stage} | {record['ran_on']} | {record['precision']} | {record['step']} "
             f"| {per_step:.3f} | {wall:.0f} |"
         )
+    print(
+        f"\ns/step: the training loop's wall seconds over its steps; GRPO: the median step after the first "
+        f"(32 sampled answers executed by {args.workers} simulator workers). Stage wall s adds loading, "
+        "rendering and saving."
+    )
     print("\n| model | GRPO checkpoint loaded as | greedy answers | format-valid |")
     print("|---|---|---|---|")
-    for model, _, stage, check, _ in rows:
-        if stage == "answers":
-            print(f"| {model} | {check['dtype']} | {check['answers']} | {check['format_valid']:.0%} |")
+    for model, check in answers:
+        print(f"| {model} | {check['dtype']} | {check['answers']} | {check['format_valid']:.0%} |")
     return 0
 
 
