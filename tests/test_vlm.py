@@ -99,6 +99,14 @@ def test_bad_checkpoints_give_one_clear_line(tiny_checkpoints, tmp_path):
         assert "\n" not in error
 
 
+def test_bad_device_gives_one_clear_line(tiny_checkpoints):
+    with pytest.raises(ValueError, match="unknown --device 'tpu': use auto, cpu or cuda"):
+        VLMAgent(tiny_checkpoints["idefics3"], device="tpu")
+    if not torch.cuda.is_available():  # where there is a GPU, --device cuda is simply used
+        with pytest.raises(ValueError, match="torch sees no CUDA GPU here"):
+            VLMAgent(tiny_checkpoints["idefics3"], device="cuda")
+
+
 def test_compat_fills_the_video_slot_only_without_torchvision(tiny_checkpoints, monkeypatch):
     processor = hf_compat.load_processor(tiny_checkpoints["qwen2_5_vl"])
     if hf_compat.HAS_TORCHVISION:  # nothing to stand in for

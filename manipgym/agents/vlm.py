@@ -52,9 +52,18 @@ def check_checkpoint(checkpoint: str | Path, trust_remote_code: bool = False) ->
 
 
 def _pick_device(device: str) -> torch.device:
+    """``auto``: CUDA when present, else CPU. A device torch does not know, or CUDA where torch sees
+    none, is a ValueError with one line to show (the CLI's handlers print it) rather than torch's
+    traceback from deep inside model loading."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        picked = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"unknown --device {device!r}: use auto, cpu or cuda") from None
+    if picked.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {device}, but torch sees no CUDA GPU here: use --device auto or cpu")
+    return picked
 
 
 class VLMAgent:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from safetensors import safe_open
 
+from manipgym.cli import DEVICE_HELP
 from manipgym.cli import main as manipgym_cli
 from manipgym.envs import TASK_NAMES
 from manipgym.rewards.answer import parse_answer
@@ -85,7 +86,7 @@ def parameters(checkpoint: Path) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda (default auto)")
+    parser.add_argument("--device", default="auto", help=f"{DEVICE_HELP} (default auto)")
     parser.add_argument("--models", default="tiny", help="comma-separated: tiny, large (default tiny)")
     parser.add_argument("--out", default="runs/train-speed", help="work folder, must not hold runs (runs/train-speed)")
     parser.add_argument("--scenes", type=int, default=16, help="train-manifest scenes per task (16)")
