@@ -226,6 +226,7 @@ def _train(args: argparse.Namespace) -> int:
         affordance=args.affordance,
         pointing_scenes_per_task=args.pointing_scenes,
         pointing_attention=args.pointing_attention,
+        task_attention=args.task_attention,
         freeze_vision=args.freeze_vision,
         color_jitter=args.color_jitter,
         steps=args.steps,
@@ -455,6 +456,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="W",
         help="weight of a loss that teaches the answer's coordinates to attend to the named object's image tokens "
         "(pointing examples only; needs --pointing-scenes and a location-token --init; default 0: off)",
+    )
+    sft.add_argument(
+        "--task-attention",
+        action="store_true",
+        help="apply the --pointing-attention loss to the task answers too, on the scenes --pointing-scenes labels "
+        "(attention to the object the task acts on)",
     )
     sft.add_argument(
         "--freeze-vision", action="store_true", help="train only the language model (keeps a grounded tower as it is)"

@@ -37,11 +37,22 @@ def test_patch_targets_name_objects_and_place_them_at_their_centre():
     assert targets[0, 1, 2:].tolist() == [13, 11] and targets[0, 3, 2:].tolist() == [13, 13]
 
 
-def test_labelled_scenes_are_cached(tmp_path):
-    first = labelled_scenes(["Lift"], 2, str(tmp_path), progress=False)
-    assert list(tmp_path.glob("labels-*.npz"))
-    again = labelled_scenes(["Lift"], 2, str(tmp_path), progress=False)
-    assert np.array_equal(first[0], again[0]) and np.array_equal(first[1], again[1]) and first[2] == again[2]
+def test_labelled_scenes_are_cached_with_each_scenes_target(tmp_path):
+    first = labelled_scenes(["Lift", "PickPlace"], 2, str(tmp_path), progress=False)
+    (cached,) = tmp_path.glob("labels-*.npz")
+    again = labelled_scenes(["Lift", "PickPlace"], 2, str(tmp_path), progress=False)
+    for field in ("images", "labels", "targets"):
+        assert np.array_equal(getattr(first, field), getattr(again, field))
+    assert first.words == again.words
+    env = gym.make("manipgym/PickPlace-v0").unwrapped
+    _, info = env.reset(seed=manifest_seed("PickPlace", "train", 1))  # the fourth scene: PickPlace's second
+    env.close()
+    assert np.array_equal(first.labels[3] == first.targets[3], info["ground_truth"]["affordance_mask"])
+    assert " ".join(first.words[first.targets[3]]) == info["ground_truth"]["target"]
+    data = dict(np.load(cached))
+    np.savez(cached, **{key: value for key, value in data.items() if key != "targets"})  # an older cache
+    renewed = labelled_scenes(["Lift", "PickPlace"], 2, str(tmp_path), progress=False)
+    assert np.array_equal(renewed.targets, first.targets) and "targets" in np.load(cached).files
 
 
 def test_ground_run_learns_patch_words_and_writes_an_sft_ready_checkpoint(tmp_path):

@@ -67,6 +67,24 @@ def test_pointing_only_training_data():
     assert sum(f == 0 for f in footprints) == 1 and all(f > 0 for f in footprints if f)  # oracle answer: none
 
 
+def test_task_attention_masks_the_task_target_on_the_pointing_scenes():
+    config = SFTRunConfig(
+        out="unused", tasks=["Lift"], episodes_per_task=3, pointing_scenes_per_task=2, pointing_attention=1.0
+    )
+    plain = training_dataset(config, coord_step=10, progress=False)
+    dataset = training_dataset(replace(config, task_attention=True), coord_step=10, progress=False)
+    answers = [example for example in dataset if "point to the" not in example["prompt"][0]["content"][1]["text"]]
+    assert len(dataset) == len(plain) and len(answers) == 3
+    assert [bool(example["target_mask"]) for example in answers] == [True, True, False]  # scene 2 is not labelled
+    for example in answers[:2]:  # the footprint lies under the answer's point: the object the task acts on
+        footprint = np.array(example["target_mask"]).reshape(MASK_SIZE, MASK_SIZE)
+        point = parse_answer(example["completion"][0]["content"][0]["text"]).affordance_point
+        col, row = (point / 1000 * MASK_SIZE).astype(int)
+        assert footprint[max(0, row - 1) : row + 2, max(0, col - 1) : col + 2].max() > 0
+    with pytest.raises(ValueError, match="--task-attention needs --pointing-attention"):
+        train_sft(replace(config, pointing_attention=0.0, task_attention=True), progress=False)
+
+
 def test_quantized_answers_use_location_tokens_only():
     answer = format_answer([12, 347, 996, 500], [[12, 347], [501, 504], [994, 3]], think="t")
     quantized = parse_answer(training_answer(answer, 10))
@@ -89,7 +107,7 @@ def test_examples_cache_is_reused(tmp_path):
 
 
 def test_pointing_examples_point_at_the_named_object():
-    images, labels, words = labelled_scenes(["Stack"], 3, None, progress=False)
+    images, labels, words, _ = labelled_scenes(["Stack"], 3, None, progress=False)
     examples = pointing_examples(images, labels, words)
     per_scene = [len({k for k in np.unique(label) if k >= 0}) for label in labels]
     assert 0 < len(examples) <= sum(per_scene) and len(examples) > len(images)  # several objects per image
@@ -132,6 +150,7 @@ def test_train_sft_writes_a_loadable_checkpoint_that_changed(tmp_path):
         freeze_vision=True,
         pointing_scenes_per_task=1,  # and "point to the <object>" examples of one scene
         pointing_attention=1.0,  # with the attention loss on them
+        task_attention=True,  # and on the task answers of that scene
         color_jitter=0.5,  # and jittered images
         data_cache=str(tmp_path / "cache"),
     )
@@ -150,6 +169,7 @@ def test_train_sft_writes_a_loadable_checkpoint_that_changed(tmp_path):
     assert not any(k.startswith(("model.vision_model.", "model.connector.")) for k in changed)  # frozen
     record = json.loads((out / "manipgym_train.json").read_text())
     assert record["stage"] == "sft" and record["coord_step"] == 10 and record["color_jitter"] == 0.5
+    assert record["task_attention"] is True
     assert_ran_here(out)
     curve = [json.loads(line) for line in (out / "curve.jsonl").read_text().splitlines()]
     assert [row["step"] for row in curve] == [2, 3]

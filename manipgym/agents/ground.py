@@ -120,7 +120,7 @@ def train_ground(config: GroundRunConfig, progress: bool = True) -> Path:
     init = run_dir.initial_checkpoint(out, None, "idefics3", config.tiny)
     agent = VLMAgent(init, device=config.device, dtype=run_dir.TRAINING_DTYPE)
     model, processor = agent.model, agent.processor
-    images, labels, words = labelled_scenes(config.tasks, config.scenes_per_task, config.data_cache, progress)
+    images, labels, words, _ = labelled_scenes(config.tasks, config.scenes_per_task, config.data_cache, progress)
     with torch.no_grad():
         first = processor.image_processor([[images[0]]], return_tensors="pt").to(agent.device)
         probe = model.get_image_features(**first)

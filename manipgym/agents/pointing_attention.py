@@ -10,7 +10,9 @@ loss supervises the attention directly: in every layer but the first (which must
 the instruction's words), head 0 of the positions that predict the affordance's two location
 tokens is trained to put its mass on the target object's image tokens (``-log`` of that mass).
 
-Only examples with a target mask take part (the pointing examples); the rest train as usual.
+Only examples with a target mask take part: the pointing examples, and with ``--task-attention``
+the task answers of the same scenes (the mask of the object the task acts on); the rest train as
+usual.
 """
 
 from __future__ import annotations

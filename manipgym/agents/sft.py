@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from manipgym.agents import run_dir
 from manipgym.agents.augment import ColorJitterCollator, check_strength
 from manipgym.agents.tiny_vlm import TinyVLMConfig, coordinate_tokens
-from manipgym.agents.train_data import cached_examples, cached_pointing, check_training_indices
+from manipgym.agents.train_data import cached_examples, cached_pointing, check_training_indices, task_target_masks
 from manipgym.envs import TASK_NAMES
 
 VISION_MODULES = ("vision_model", "connector", "visual")  # Idefics3's tower and connector; Qwen2.5-VL's
@@ -50,6 +50,7 @@ class SFTRunConfig:
     affordance: str = "box"  # the answers' affordance form: "box", or "point" (the box centre)
     pointing_scenes_per_task: int = 0  # > 0: add "point to the <object>" examples of these many scenes per task
     pointing_attention: float = 0.0  # > 0: weight of the pointing-attention loss (see pointing_attention.py)
+    task_attention: bool = False  # the same loss on the task answers of the pointing scenes (their target object)
     freeze_vision: bool = False  # keep the vision tower and connector as --init has them (e.g. grounded)
     color_jitter: float = 0.0  # > 0: jitter brightness, contrast, saturation of training images (augment.py)
     steps: int = 500
@@ -74,11 +75,16 @@ def training_dataset(config: SFTRunConfig, coord_step: int, progress: bool):
     columns, parts = ["images", "prompt", "completion"], []
     if config.episodes_per_task > 0:
         indices = range(config.episodes_per_task)
-        parts.append(cached_examples(config.data_cache, config.tasks, indices, coord_step, progress, config.affordance))
+        answers = cached_examples(config.data_cache, config.tasks, indices, coord_step, progress, config.affordance)
+        if config.task_attention:  # the target's footprint where the pointing scenes label it, else none
+            masks = task_target_masks(config.data_cache, config.tasks, config.pointing_scenes_per_task, progress)
+            keys = zip(answers["task"], answers["seed"])
+            answers = answers.add_column("target_mask", [masks.get(key, []) for key in keys])
+        parts.append(answers)
     if config.pointing_scenes_per_task > 0:
         scenes = config.pointing_scenes_per_task
         parts.append(cached_pointing(config.data_cache, config.tasks, scenes, coord_step, progress))
-    if config.pointing_attention > 0:  # oracle answers have no target mask: an empty one leaves them out of that loss
+    if config.pointing_attention > 0:  # an empty target mask leaves an example out of that loss
         columns.append("target_mask")
         parts = [p if "target_mask" in p.column_names else p.add_column("target_mask", [[]] * len(p)) for p in parts]
     parts = [part.select_columns(columns) for part in parts]
@@ -97,6 +103,8 @@ def train_sft(config: SFTRunConfig, progress: bool = True):
         raise ValueError("nothing to train on: --episodes-per-task and --pointing-scenes are both 0")
     if config.pointing_attention > 0 and config.pointing_scenes_per_task <= 0:
         raise ValueError("--pointing-attention needs pointing examples (their target masks): add --pointing-scenes N")
+    if config.task_attention and (config.pointing_attention <= 0 or config.episodes_per_task <= 0):
+        raise ValueError("--task-attention needs --pointing-attention W and task answers (--episodes-per-task N)")
     check_strength(config.color_jitter)
     if config.lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"unknown --lr-schedule {config.lr_schedule!r}: use one of {', '.join(LR_SCHEDULES)}")

@@ -11,6 +11,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -102,29 +103,42 @@ def oracle_examples(
     return examples
 
 
+class LabelledScenes(NamedTuple):
+    """Train-manifest scenes with the simulator's per-pixel object labels."""
+
+    images: np.ndarray  # N × H × W × 3 uint8
+    labels: np.ndarray  # N × H × W int16: indices into ``words``, -1 where no object is seen
+    words: list[tuple[str, str]]  # (colour, noun) of each label
+    targets: np.ndarray  # N int16: the label of each scene's task target (the object the task acts on)
+
+
 def labelled_scenes(tasks: Sequence[str], scenes_per_task: int, cache_dir: str | None, progress: bool = True):
-    """Images and per-pixel object labels of train-manifest scenes: (N×H×W×3 uint8, N×H×W int16
-    indices into ``words``, ``words``: (colour, noun) pairs)."""
+    """The first ``scenes_per_task`` train scenes of each task (in ``tasks`` order), labelled
+    (:class:`LabelledScenes`); kept under ``cache_dir`` when given. A cache written before the
+    targets were kept is rendered again (the same images and labels: rendering is deterministic)."""
     check_training_indices(range(scenes_per_task))
     path = Path(cache_dir) / f"labels-{'-'.join(tasks)}-{scenes_per_task}.npz" if cache_dir else None
     if path is not None and path.exists():
         data = np.load(path, allow_pickle=False)
-        return data["images"], data["labels"], [tuple(w) for w in json.loads(str(data["words"]))]
-    images, labels, vocabulary = [], [], {}
+        if "targets" in data.files:
+            words = [tuple(w) for w in json.loads(str(data["words"]))]
+            return LabelledScenes(data["images"], data["labels"], words, data["targets"])
+    images, labels, targets, vocabulary = [], [], [], {}
     for task in tasks:
         env = gym.make(f"manipgym/{task}-v0").unwrapped
         for index in tqdm(range(scenes_per_task), desc=f"labelled scenes {task}", disable=not progress):
             obs, _ = env.reset(seed=manifest_seed(task, "train", index))
-            local, names = env.object_labels()
+            local, names = env.object_labels()  # local label 0 is the task's target
             remap = np.array([vocabulary.setdefault(words, len(vocabulary)) for words in names] + [-1], np.int16)
             images.append(obs["image"])
             labels.append(remap[local])  # -1 indexes the appended -1: background stays -1
+            targets.append(remap[0])
         env.close()
     words = sorted(vocabulary, key=vocabulary.get)
-    result = np.stack(images), np.stack(labels), words
+    result = LabelledScenes(np.stack(images), np.stack(labels), words, np.array(targets, np.int16))
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, images=result[0], labels=result[1], words=json.dumps(words))
+        np.savez(path, images=result.images, labels=result.labels, words=json.dumps(words), targets=result.targets)
     return result
 
 
@@ -196,11 +210,29 @@ def cached_pointing(
     path = Path(cache_dir) / name if cache_dir else None
     if path is not None and (path / "dataset_info.json").exists():
         return load_from_disk(str(path))
-    images, labels, words = labelled_scenes(tasks, scenes_per_task, cache_dir, progress)
-    dataset = Dataset.from_list(pointing_examples(images, labels, words, coord_step))
+    scenes = labelled_scenes(tasks, scenes_per_task, cache_dir, progress)
+    dataset = Dataset.from_list(pointing_examples(scenes.images, scenes.labels, scenes.words, coord_step))
     if path is not None:
         dataset.save_to_disk(str(path))
     return dataset
+
+
+def task_target_masks(
+    cache_dir: str | Path | None, tasks: Sequence[str], scenes_per_task: int, progress: bool = True
+) -> dict[tuple[str, int], list[float]]:
+    """(task, seed) -> the footprint (:func:`coverage_mask`) of the task's target object in that
+    scene, for the first ``scenes_per_task`` train scenes of each task; an empty list where the
+    target shows fewer than :data:`MIN_POINTING_PIXELS` pixels. These are the task answers'
+    counterpart of the pointing examples' ``target_mask``."""
+    scenes = labelled_scenes(tasks, scenes_per_task, cache_dir, progress)
+    masks = {}
+    for n, (label, target) in enumerate(zip(scenes.labels, scenes.targets)):
+        task, index = tasks[n // scenes_per_task], n % scenes_per_task
+        shown = label == target
+        masks[(task, manifest_seed(task, "train", index))] = (
+            coverage_mask(shown) if shown.sum() >= MIN_POINTING_PIXELS else []
+        )
+    return masks
 
 
 def cached_examples(

@@ -66,13 +66,19 @@ def _pick_device(device: str) -> torch.device:
     return picked
 
 
+def _default_dtype(device: torch.device) -> torch.dtype:
+    """bfloat16 on a CUDA GPU that has it (Ampere and later); float32 elsewhere, because float16's
+    range can overflow where bfloat16's does not."""
+    return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
+
+
 class VLMAgent:
     """Answers observations by generating with a local HF checkpoint.
 
     Args:
         checkpoint_dir: Hugging Face directory (config.json, safetensors weights, processor files).
         device: ``"auto"`` (CUDA when present, else CPU), ``"cpu"``, ``"cuda"``, ...
-        dtype: torch dtype name; default float32 on CPU and bfloat16 on CUDA.
+        dtype: torch dtype name; default bfloat16 on a CUDA GPU that has it, else float32.
         temperature: 0 decodes greedily (evaluation); > 0 samples (training).
         top_p: nucleus sampling mass when sampling.
         max_new_tokens: generation budget per answer.
@@ -100,9 +106,7 @@ class VLMAgent:
     ):
         check_checkpoint(checkpoint_dir, trust_remote_code)
         self.device = _pick_device(device)
-        torch_dtype = (
-            getattr(torch, dtype) if dtype else (torch.bfloat16 if self.device.type == "cuda" else torch.float32)
-        )
+        torch_dtype = getattr(torch, dtype) if dtype else _default_dtype(self.device)
         try:
             self.processor = load_processor(checkpoint_dir, trust_remote_code=trust_remote_code)
         except (OSError, ValueError, TypeError, KeyError) as err:
