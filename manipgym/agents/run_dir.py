@@ -19,6 +19,7 @@ import torch
 from transformers import TrainerCallback
 
 from manipgym.agents.tiny_vlm import TinyVLMConfig, build_tiny_vlm
+from manipgym.agents.vlm import has_bfloat16
 
 RECORD = "manipgym_train.json"
 # Training keeps float32 weights on every device; on CUDA the matrix products run in bfloat16
@@ -82,7 +83,7 @@ def checkpoint_limit(keep_checkpoints: int) -> int | None:
 def precision(device: torch.device) -> str:
     """How a training stage computes on ``device``: ``bf16-mixed`` on a CUDA GPU that has bfloat16
     (Ampere and later), else ``fp32``."""
-    return "bf16-mixed" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16-mixed" if has_bfloat16(device) else "fp32"
 
 
 def trainer_arguments(out: Path, config, device, progress: bool) -> dict:

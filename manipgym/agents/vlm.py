@@ -66,10 +66,10 @@ def _pick_device(device: str) -> torch.device:
     return picked
 
 
-def _default_dtype(device: torch.device) -> torch.dtype:
-    """bfloat16 on a CUDA GPU that has it (Ampere and later); float32 elsewhere, because float16's
-    range can overflow where bfloat16's does not."""
-    return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
+def has_bfloat16(device: torch.device) -> bool:
+    """Whether ``device`` is a CUDA GPU that computes in bfloat16 (Ampere and later). Elsewhere
+    manipgym stays in float32: float16's range can overflow where bfloat16's does not."""
+    return device.type == "cuda" and torch.cuda.is_bf16_supported()
 
 
 class VLMAgent:
@@ -106,7 +106,9 @@ class VLMAgent:
     ):
         check_checkpoint(checkpoint_dir, trust_remote_code)
         self.device = _pick_device(device)
-        torch_dtype = getattr(torch, dtype) if dtype else _default_dtype(self.device)
+        torch_dtype = (
+            getattr(torch, dtype) if dtype else (torch.bfloat16 if has_bfloat16(self.device) else torch.float32)
+        )
         try:
             self.processor = load_processor(checkpoint_dir, trust_remote_code=trust_remote_code)
         except (OSError, ValueError, TypeError, KeyError) as err:
