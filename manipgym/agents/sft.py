@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 from manipgym.agents import run_dir
 from manipgym.agents.augment import ColorJitterCollator, check_strength
 from manipgym.agents.tiny_vlm import TinyVLMConfig, coordinate_tokens
-from manipgym.agents.train_data import cached_examples, cached_pointing, check_training_indices, task_target_masks
+from manipgym.agents.train_data import (
+    cached_examples,
+    cached_pointing,
+    check_training_indices,
+    labelled_scenes,
+    task_target_masks,
+)
 from manipgym.envs import TASK_NAMES
 
 VISION_MODULES = ("vision_model", "connector", "visual")  # Idefics3's tower and connector; Qwen2.5-VL's
@@ -72,18 +78,19 @@ def training_dataset(config: SFTRunConfig, coord_step: int, progress: bool):
     pointing examples of the first ``pointing_scenes_per_task`` (either may be 0, not both)."""
     from datasets import concatenate_datasets
 
-    columns, parts = ["images", "prompt", "completion"], []
+    columns, parts, labelled = ["images", "prompt", "completion"], [], None
     if config.episodes_per_task > 0:
         indices = range(config.episodes_per_task)
         answers = cached_examples(config.data_cache, config.tasks, indices, coord_step, progress, config.affordance)
         if config.task_attention:  # the target's footprint where the pointing scenes label it, else none
-            masks = task_target_masks(config.data_cache, config.tasks, config.pointing_scenes_per_task, progress)
+            labelled = labelled_scenes(config.tasks, config.pointing_scenes_per_task, config.data_cache, progress)
+            masks = task_target_masks(labelled, config.tasks)
             keys = zip(answers["task"], answers["seed"])
             answers = answers.add_column("target_mask", [masks.get(key, []) for key in keys])
         parts.append(answers)
     if config.pointing_scenes_per_task > 0:
         scenes = config.pointing_scenes_per_task
-        parts.append(cached_pointing(config.data_cache, config.tasks, scenes, coord_step, progress))
+        parts.append(cached_pointing(config.data_cache, config.tasks, scenes, coord_step, progress, labelled))
     if config.pointing_attention > 0:  # an empty target mask leaves an example out of that loss
         columns.append("target_mask")
         parts = [p if "target_mask" in p.column_names else p.add_column("target_mask", [[]] * len(p)) for p in parts]

@@ -200,32 +200,35 @@ def pointing_examples(
 
 
 def cached_pointing(
-    cache_dir: str | Path | None, tasks: Sequence[str], scenes_per_task: int, coord_step: int = 0, progress: bool = True
+    cache_dir: str | Path | None,
+    tasks: Sequence[str],
+    scenes_per_task: int,
+    coord_step: int = 0,
+    progress: bool = True,
+    scenes: LabelledScenes | None = None,
 ):
     """:func:`pointing_examples` of the first ``scenes_per_task`` train scenes of each task, as a
-    ``datasets.Dataset`` kept under ``cache_dir`` (when given) for later runs."""
+    ``datasets.Dataset`` kept under ``cache_dir`` (when given) for later runs; ``scenes``: those
+    scenes, when the caller has already loaded them."""
     from datasets import Dataset, load_from_disk
 
     name = f"pointing-v2-{'-'.join(tasks)}-{scenes_per_task}-step{coord_step}"
     path = Path(cache_dir) / name if cache_dir else None
     if path is not None and (path / "dataset_info.json").exists():
         return load_from_disk(str(path))
-    scenes = labelled_scenes(tasks, scenes_per_task, cache_dir, progress)
+    scenes = scenes if scenes is not None else labelled_scenes(tasks, scenes_per_task, cache_dir, progress)
     dataset = Dataset.from_list(pointing_examples(scenes.images, scenes.labels, scenes.words, coord_step))
     if path is not None:
         dataset.save_to_disk(str(path))
     return dataset
 
 
-def task_target_masks(
-    cache_dir: str | Path | None, tasks: Sequence[str], scenes_per_task: int, progress: bool = True
-) -> dict[tuple[str, int], list[float]]:
+def task_target_masks(scenes: LabelledScenes, tasks: Sequence[str]) -> dict[tuple[str, int], list[float]]:
     """(task, seed) -> the footprint (:func:`coverage_mask`) of the task's target object in that
-    scene, for the first ``scenes_per_task`` train scenes of each task; an empty list where the
-    target shows fewer than :data:`MIN_POINTING_PIXELS` pixels. These are the task answers'
-    counterpart of the pointing examples' ``target_mask``."""
-    scenes = labelled_scenes(tasks, scenes_per_task, cache_dir, progress)
-    masks = {}
+    scene, for :func:`labelled_scenes` of ``tasks``; an empty list where the target shows fewer
+    than :data:`MIN_POINTING_PIXELS` pixels. These are the task answers' counterpart of the
+    pointing examples' ``target_mask``."""
+    scenes_per_task, masks = len(scenes.targets) // len(tasks), {}
     for n, (label, target) in enumerate(zip(scenes.labels, scenes.targets)):
         task, index = tasks[n // scenes_per_task], n % scenes_per_task
         shown = label == target
