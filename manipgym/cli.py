@@ -227,6 +227,7 @@ def _train(args: argparse.Namespace) -> int:
         pointing_scenes_per_task=args.pointing_scenes,
         pointing_attention=args.pointing_attention,
         task_attention=args.task_attention,
+        goal_attention=args.goal_attention,
         freeze_vision=args.freeze_vision,
         color_jitter=args.color_jitter,
         steps=args.steps,
@@ -462,6 +463,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="apply the --pointing-attention loss to the task answers too, on the scenes --pointing-scenes labels "
         "(attention to the object the task acts on)",
+    )
+    sft.add_argument(
+        "--goal-attention",
+        action="store_true",
+        help="apply the --pointing-attention loss to the last trajectory point of the task answers on the scenes "
+        "--pointing-scenes labels (attention to the goal: the plate, block or circle)",
     )
     sft.add_argument(
         "--freeze-vision", action="store_true", help="train only the language model (keeps a grounded tower as it is)"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from manipgym.agents.pointing_attention import attention_loss, target_patches
+from manipgym.agents.pointing_attention import AFFORDANCE, GOAL, attention_loss, target_patches
 from manipgym.agents.train_data import MASK_SIZE, coverage_mask
 
 IMAGE, LOCATION = 99, 50  # token ids standing for an image token and a location token
@@ -54,3 +54,20 @@ def test_attention_loss_is_zero_on_the_target_and_positive_when_spread():
 def test_attention_loss_skips_examples_without_a_target():
     attentions, input_ids, labels, masks = _batch("spread")
     assert attention_loss(attentions, input_ids, labels, masks * 0, IMAGE, torch.tensor([LOCATION])) is None
+
+
+def test_goal_attention_reads_the_last_point():
+    """Location tokens at 5, 6 (the affordance) and 8, 9 (the trajectory's end): head 0 of layer 1
+    looks at the target patch from positions 7 and 8, which predict the end, and nowhere in
+    particular from 4 and 5, which predict the affordance."""
+    attentions, input_ids, labels, masks = _batch("spread")
+    input_ids[0, 5:10] = torch.tensor([LOCATION, LOCATION, 0, LOCATION, LOCATION])
+    labels[0] = -100
+    labels[0, [5, 6, 8, 9]] = LOCATION
+    attentions[1][0, 0, 7:9] = 0
+    attentions[1][0, 0, 7:9, 1] = 1
+    location = torch.tensor([LOCATION])
+    assert attention_loss(attentions, input_ids, labels, masks, IMAGE, location, GOAL).item() == pytest.approx(
+        0, abs=1e-4
+    )
+    assert attention_loss(attentions, input_ids, labels, masks, IMAGE, location, AFFORDANCE).item() > 1

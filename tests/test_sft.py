@@ -3,6 +3,7 @@
 import json
 from dataclasses import replace
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
@@ -16,6 +17,7 @@ from manipgym.agents.train_data import (
     MASK_SIZE,
     VALIDATION_INDICES,
     cached_examples,
+    coverage_mask,
     labelled_scenes,
     oracle_examples,
     pointing_examples,
@@ -85,6 +87,26 @@ def test_task_attention_masks_the_task_target_on_the_pointing_scenes():
         train_sft(replace(config, pointing_attention=0.0, task_attention=True), progress=False)
 
 
+def test_goal_attention_masks_the_goal_the_trajectory_ends_at():
+    config = SFTRunConfig(
+        out="unused", tasks=["Lift", "Push"], episodes_per_task=2, pointing_scenes_per_task=1, pointing_attention=1.0
+    )
+    dataset = training_dataset(replace(config, goal_attention=True), coord_step=10, progress=False)
+    answers = [example for example in dataset if "point to the" not in example["prompt"][0]["content"][1]["text"]]
+    assert [bool(example["goal_mask"]) for example in answers] == [False, False, True, False]  # Lift has no goal
+    _, info = gym.make("manipgym/Push-v0").reset(seed=load_manifest()["episodes"]["train"]["Push"][0])
+    expected = coverage_mask(info["ground_truth"]["goal_mask"])  # the circle, as the simulator segments it
+    assert np.allclose(answers[2]["goal_mask"], expected, atol=1e-6) and sum(expected) > 0
+    assert not any(example["target_mask"] for example in answers)  # without --task-attention: goal only
+    end = parse_answer(answers[2]["completion"][0]["content"][0]["text"]).trajectory[-1]
+    col, row = (end / 1000 * MASK_SIZE).astype(int)  # a push ends on its goal
+    assert (
+        np.array(expected).reshape(MASK_SIZE, MASK_SIZE)[max(0, row - 1) : row + 2, max(0, col - 1) : col + 2].max() > 0
+    )
+    with pytest.raises(ValueError, match="--goal-attention needs --pointing-attention"):
+        train_sft(replace(config, pointing_attention=0.0, goal_attention=True), progress=False)
+
+
 def test_quantized_answers_use_location_tokens_only():
     answer = format_answer([12, 347, 996, 500], [[12, 347], [501, 504], [994, 3]], think="t")
     quantized = parse_answer(training_answer(answer, 10))
@@ -104,6 +126,17 @@ def test_examples_cache_is_reused(tmp_path):
     again = cached_examples(tmp_path, ["Lift"], range(2), coord_step=10, progress=False)
     assert again["seed"] == first["seed"]
     assert parse_answer(again[0]["completion"][0]["content"][0]["text"]).affordance.tolist()[0] % 10 == 0
+
+
+def test_examples_cache_serves_some_of_its_scenes_without_rendering(tmp_path):
+    cached_examples(tmp_path, ["Lift"], range(3), progress=False)
+    some = cached_examples(tmp_path, ["Lift"], [2, 0], progress=False)
+    assert len(list(tmp_path.iterdir())) == 1  # nothing new rendered or written
+    fresh = oracle_examples(["Lift"], [2, 0], progress=False)
+    assert some["seed"] == [example["seed"] for example in fresh]
+    assert some["completion"] == [example["completion"] for example in fresh]
+    cached_examples(tmp_path, ["Lift"], [3], progress=False)  # scene 3 is not held: rendered
+    assert len(list(tmp_path.iterdir())) == 2
 
 
 def test_pointing_examples_point_at_the_named_object():
@@ -140,7 +173,7 @@ def test_train_sft_writes_a_loadable_checkpoint_that_changed(tmp_path):
         out=str(out),
         arch="idefics3",
         tiny=TinyVLMConfig(coord_step=10),
-        tasks=["Lift"],
+        tasks=["Push"],
         episodes_per_task=4,
         steps=3,
         batch_size=4,
@@ -151,14 +184,17 @@ def test_train_sft_writes_a_loadable_checkpoint_that_changed(tmp_path):
         pointing_scenes_per_task=1,  # and "point to the <object>" examples of one scene
         pointing_attention=1.0,  # with the attention loss on them
         task_attention=True,  # and on the task answers of that scene
+        goal_attention=True,  # and on their trajectory's end (the goal circle)
         color_jitter=0.5,  # and jittered images
         data_cache=str(tmp_path / "cache"),
     )
     train_sft(config, progress=False)
-    assert (tmp_path / "cache" / "pointing-v2-Lift-1-step10" / "dataset_info.json").exists()
+    assert (tmp_path / "cache" / "pointing-v2-Push-1-step10" / "dataset_info.json").exists()
     state = json.loads((out / "checkpoints" / "checkpoint-2" / "trainer_state.json").read_text())
     attention = [row["pointing_attention_loss"] for row in state["log_history"] if "pointing_attention_loss" in row]
     assert attention and all(0 < value < 20 for value in attention)  # -log of a mass in (0, 1], on pointing rows
+    goal = [row["goal_attention_loss"] for row in state["log_history"] if "goal_attention_loss" in row]
+    assert goal and all(0 < value < 20 for value in goal)
     rates = [row["learning_rate"] for row in state["log_history"] if "learning_rate" in row]
     assert len(rates) == 2 and rates[0] > rates[1]  # the default cosine schedule decays
     before = load_file(out / "init" / "model.safetensors")
@@ -169,7 +205,7 @@ def test_train_sft_writes_a_loadable_checkpoint_that_changed(tmp_path):
     assert not any(k.startswith(("model.vision_model.", "model.connector.")) for k in changed)  # frozen
     record = json.loads((out / "manipgym_train.json").read_text())
     assert record["stage"] == "sft" and record["coord_step"] == 10 and record["color_jitter"] == 0.5
-    assert record["task_attention"] is True
+    assert record["task_attention"] is True and record["goal_attention"] is True
     assert_ran_here(out)
     curve = [json.loads(line) for line in (out / "curve.jsonl").read_text().splitlines()]
     assert [row["step"] for row in curve] == [2, 3]

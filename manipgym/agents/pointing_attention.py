@@ -12,7 +12,9 @@ tokens is trained to put its mass on the target object's image tokens (``-log`` 
 
 Only examples with a target mask take part: the pointing examples, and with ``--task-attention``
 the task answers of the same scenes (the mask of the object the task acts on); the rest train as
-usual.
+usual. With ``--goal-attention`` the positions predicting the trajectory's last point are trained
+the same way onto the goal object (the plate, block or circle the task ends at): the point sits
+above the goal for PickPlace and Stack, so the goal is where to look, not the answer itself.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ def target_patches(masks: torch.Tensor, grid: int) -> torch.Tensor:
     return shown * (masks.sum(1, keepdim=True) > 0)
 
 
+AFFORDANCE, GOAL = slice(0, 2), slice(-2, None)  # which location tokens of an answer: its first or last point
+
+
 def attention_loss(
     attentions: list[torch.Tensor],
     input_ids: torch.Tensor,
@@ -41,14 +46,15 @@ def attention_loss(
     masks: torch.Tensor,
     image_token_id: int,
     location_ids: torch.Tensor,
+    point: slice = AFFORDANCE,
 ) -> torch.Tensor | None:
-    """Mean ``-log`` attention mass (head 0, layers 1..L-1) that the positions predicting the
-    first two location tokens of each answer put on the target's image tokens; None when no
-    example of the batch has a target."""
+    """Mean ``-log`` attention mass (head 0, layers 1..L-1) that the positions predicting two
+    location tokens of each answer (``point``: the first two, or the last two with ``GOAL``) put
+    on the masked object's image tokens; None when no example of the batch has a mask."""
     losses = []
     for b in torch.nonzero(masks.sum(1) > 0).flatten().tolist():
         images = torch.nonzero(input_ids[b] == image_token_id).flatten()
-        coordinates = torch.nonzero(torch.isin(labels[b], location_ids)).flatten()[:2]
+        coordinates = torch.nonzero(torch.isin(labels[b], location_ids)).flatten()[point]
         if len(images) == 0 or len(coordinates) < 2:
             continue
         grid = int(round(len(images) ** 0.5))
@@ -63,7 +69,8 @@ def attention_loss(
 
 class PointingAttentionTrainer(SFTTrainer):
     """``SFTTrainer`` plus :func:`attention_loss` (weighted by ``attention_weight``) on examples
-    whose ``target_mask`` column is not empty. The model must run eager attention (so that the
+    whose ``target_mask`` column is not empty, and on the last point of those whose ``goal_mask``
+    is not (each logged as its own metric). The model must run eager attention (so that the
     attention weights exist); the weights are caught by forward hooks on the language model's
     (``get_decoder()``) attention layers."""
 
@@ -82,31 +89,34 @@ class PointingAttentionTrainer(SFTTrainer):
             self._caught.append(output[1])
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        masks = inputs.pop("target_mask")
+        masks = {"pointing": (inputs.pop("target_mask"), AFFORDANCE), "goal": (inputs.pop("goal_mask"), GOAL)}
         self._caught.clear()
         loss = super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
         if not self.model.training or not self._caught:
             return loss
         image_token_id = self.model.config.image_token_id
         location_ids = self.location_ids.to(inputs["labels"].device)
-        extra = attention_loss(self._caught, inputs["input_ids"], inputs["labels"], masks, image_token_id, location_ids)
+        total = loss[0] if return_outputs else loss
+        for name, (mask, point) in masks.items():
+            args = (self._caught, inputs["input_ids"], inputs["labels"], mask, image_token_id, location_ids, point)
+            extra = attention_loss(*args)
+            if extra is not None:
+                self._metrics["train"][f"{name}_attention_loss"].append(extra.item())
+                total = total + self.attention_weight * extra
         self._caught.clear()
-        if extra is None:
-            return loss
-        self._metrics["train"]["pointing_attention_loss"].append(extra.item())
-        total = (loss[0] if return_outputs else loss) + self.attention_weight * extra
         return (total, loss[1]) if return_outputs else total
 
 
 class _WithTargetMasks:
-    """TRL's vision collator plus a B × MASK_SIZE² ``target_mask`` tensor (zeros where an example
-    has none)."""
+    """TRL's vision collator plus B × MASK_SIZE² ``target_mask`` and ``goal_mask`` tensors (zeros
+    where an example has none)."""
 
     def __init__(self, collate):
         self.collate = collate
 
     def __call__(self, examples: list[dict]) -> dict:
-        masks = [example.pop("target_mask", None) or [0.0] * MASK_SIZE**2 for example in examples]
+        columns = ("target_mask", "goal_mask")
+        masks = {c: [example.pop(c, None) or [0.0] * MASK_SIZE**2 for example in examples] for c in columns}
         batch = self.collate(examples)
-        batch["target_mask"] = torch.tensor(masks, dtype=torch.float32)
+        batch.update({c: torch.tensor(m, dtype=torch.float32) for c, m in masks.items()})
         return batch

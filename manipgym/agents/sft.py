@@ -19,7 +19,7 @@ from manipgym.agents.train_data import (
     cached_pointing,
     check_training_indices,
     labelled_scenes,
-    task_target_masks,
+    task_object_masks,
 )
 from manipgym.envs import TASK_NAMES
 
@@ -57,6 +57,7 @@ class SFTRunConfig:
     pointing_scenes_per_task: int = 0  # > 0: add "point to the <object>" examples of these many scenes per task
     pointing_attention: float = 0.0  # > 0: weight of the pointing-attention loss (see pointing_attention.py)
     task_attention: bool = False  # the same loss on the task answers of the pointing scenes (their target object)
+    goal_attention: bool = False  # and on their trajectory's last point (the goal object: plate, block, circle)
     freeze_vision: bool = False  # keep the vision tower and connector as --init has them (e.g. grounded)
     color_jitter: float = 0.0  # > 0: jitter brightness, contrast, saturation of training images (augment.py)
     steps: int = 500
@@ -76,26 +77,32 @@ class SFTRunConfig:
 def training_dataset(config: SFTRunConfig, coord_step: int, progress: bool):
     """The oracle answers of the first ``episodes_per_task`` train scenes of each task, and the
     pointing examples of the first ``pointing_scenes_per_task`` (either may be 0, not both)."""
-    from datasets import concatenate_datasets
+    from datasets import Sequence, Value, concatenate_datasets
 
     columns, parts, labelled = ["images", "prompt", "completion"], [], None
     if config.episodes_per_task > 0:
         indices = range(config.episodes_per_task)
         answers = cached_examples(config.data_cache, config.tasks, indices, coord_step, progress, config.affordance)
-        if config.task_attention:  # the target's footprint where the pointing scenes label it, else none
+        roles = {"target_mask": "target"} if config.task_attention else {}
+        roles.update({"goal_mask": "goal"} if config.goal_attention else {})
+        if roles:  # the object's footprint where the pointing scenes label it, else none
             labelled = labelled_scenes(config.tasks, config.pointing_scenes_per_task, config.data_cache, progress)
-            masks = task_target_masks(labelled, config.tasks)
-            keys = zip(answers["task"], answers["seed"])
-            answers = answers.add_column("target_mask", [masks.get(key, []) for key in keys])
+            keys = list(zip(answers["task"], answers["seed"]))
+            for column, role in roles.items():
+                masks = task_object_masks(labelled, config.tasks, role)
+                answers = answers.add_column(column, [masks.get(key, []) for key in keys])
         parts.append(answers)
     if config.pointing_scenes_per_task > 0:
         scenes = config.pointing_scenes_per_task
         parts.append(cached_pointing(config.data_cache, config.tasks, scenes, coord_step, progress, labelled))
-    if config.pointing_attention > 0:  # an empty target mask leaves an example out of that loss
-        columns.append("target_mask")
-        parts = [p if "target_mask" in p.column_names else p.add_column("target_mask", [[]] * len(p)) for p in parts]
+    if config.pointing_attention > 0:  # an empty mask leaves an example out of that loss
+        columns += ["target_mask", "goal_mask"]
+        for column in ("target_mask", "goal_mask"):
+            parts = [p if column in p.column_names else p.add_column(column, [[]] * len(p)) for p in parts]
     parts = [part.select_columns(columns) for part in parts]
-    return concatenate_datasets([part.cast(parts[-1].features) for part in parts])
+    features = parts[-1].features.copy()
+    features.update({c: Sequence(Value("float32")) for c in columns if c.endswith("_mask")})  # [] casts too
+    return concatenate_datasets([part.cast(features) for part in parts])
 
 
 def train_sft(config: SFTRunConfig, progress: bool = True):
@@ -110,8 +117,9 @@ def train_sft(config: SFTRunConfig, progress: bool = True):
         raise ValueError("nothing to train on: --episodes-per-task and --pointing-scenes are both 0")
     if config.pointing_attention > 0 and config.pointing_scenes_per_task <= 0:
         raise ValueError("--pointing-attention needs pointing examples (their target masks): add --pointing-scenes N")
-    if config.task_attention and (config.pointing_attention <= 0 or config.episodes_per_task <= 0):
-        raise ValueError("--task-attention needs --pointing-attention W and task answers (--episodes-per-task N)")
+    for flag, on in (("--task-attention", config.task_attention), ("--goal-attention", config.goal_attention)):
+        if on and (config.pointing_attention <= 0 or config.episodes_per_task <= 0):
+            raise ValueError(f"{flag} needs --pointing-attention W and task answers (--episodes-per-task N)")
     check_strength(config.color_jitter)
     if config.lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"unknown --lr-schedule {config.lr_schedule!r}: use one of {', '.join(LR_SCHEDULES)}")
@@ -138,7 +146,7 @@ def train_sft(config: SFTRunConfig, progress: bool = True):
         warmup_steps=min(20, config.steps // 10),
         logging_steps=max(1, config.steps // 50),
         max_length=None,  # never cut the image tokens
-        remove_unused_columns=config.pointing_attention <= 0,  # keep target_mask for the collator
+        remove_unused_columns=config.pointing_attention <= 0,  # keep the masks for the collator
     )
     trainer_class, extra = SFTTrainer, {}
     if config.pointing_attention > 0:

@@ -21,6 +21,7 @@ from tqdm import tqdm
 from manipgym.agents.oracle import OracleAgent
 from manipgym.agents.prompt import build_prompt
 from manipgym.envs.manifests import EPISODES_PER_SPLIT, manifest_seed
+from manipgym.envs.tasks import TASKS
 from manipgym.rewards import format_answer, parse_answer
 
 TRAINING_SCENES = 1900  # per task; train-manifest indices [0, 1900) train, [1900, 2000) validate
@@ -223,15 +224,25 @@ def cached_pointing(
     return dataset
 
 
-def task_target_masks(scenes: LabelledScenes, tasks: Sequence[str]) -> dict[tuple[str, int], list[float]]:
-    """(task, seed) -> the footprint (:func:`coverage_mask`) of the task's target object in that
-    scene, for :func:`labelled_scenes` of ``tasks``; an empty list where the target shows fewer
-    than :data:`MIN_POINTING_PIXELS` pixels. These are the task answers' counterpart of the
-    pointing examples' ``target_mask``."""
+def task_object_masks(
+    scenes: LabelledScenes, tasks: Sequence[str], role: str = "target"
+) -> dict[tuple[str, int], list[float]]:
+    """(task, seed) -> the footprint (:func:`coverage_mask`) of one object of the task in that
+    scene, for :func:`labelled_scenes` of ``tasks``: ``role`` "target" is the object the task acts
+    on, "goal" the object its trajectory ends at (the task's ``goal_word``: plate, block, circle).
+    An empty list where the task has no such object or it shows fewer than
+    :data:`MIN_POINTING_PIXELS` pixels. These are the task answers' counterpart of the pointing
+    examples' ``target_mask``."""
+    if role not in ("target", "goal"):
+        raise ValueError(f"unknown role {role!r}: use target or goal")
     scenes_per_task, masks = len(scenes.targets) // len(tasks), {}
     for n, (label, target) in enumerate(zip(scenes.labels, scenes.targets)):
         task, index = tasks[n // scenes_per_task], n % scenes_per_task
-        shown = label == target
+        if role == "target":
+            shown = label == target
+        else:  # no distractor shares a goal's noun, so the noun finds the goal among the scene's labels
+            goal = [k for k in np.unique(label) if k >= 0 and scenes.words[k][1] == TASKS[task].goal_word]
+            shown = label == goal[0] if goal else np.zeros_like(label, bool)
         masks[(task, manifest_seed(task, "train", index))] = (
             coverage_mask(shown) if shown.sum() >= MIN_POINTING_PIXELS else []
         )
@@ -247,18 +258,22 @@ def cached_examples(
     affordance: str = "box",
 ):
     """:func:`oracle_examples` as a ``datasets.Dataset``, saved under ``cache_dir`` (when given) and
-    reused by later runs that ask for the same scenes. Rendering is most of an SFT run's set-up."""
+    reused by later runs that ask for the same scenes, or for some of the scenes a cached run
+    rendered (GRPO's first 500 scenes come from SFT's 1500). Rendering is most of a run's set-up."""
     from datasets import Dataset, concatenate_datasets, load_from_disk
 
     if cache_dir is None:
         return Dataset.from_list(oracle_examples(tasks, list(indices), coord_step, progress, affordance))
     parts = []
     for task in tasks:  # cached per task, so runs on other task mixes reuse the renders
-        key = json.dumps({"task": task, "indices": list(indices), "v": 2})
-        path = Path(cache_dir) / f"oracle-{task}-{hashlib.sha1(key.encode()).hexdigest()[:12]}"
-        if not (path / "dataset_info.json").exists():
+        path = _oracle_cache_path(cache_dir, task, indices)
+        if (path / "dataset_info.json").exists():
+            parts.append(load_from_disk(str(path)))
+        elif (covering := _covering_oracle_cache(cache_dir, task, indices)) is not None:
+            parts.append(covering)
+        else:
             Dataset.from_list(oracle_examples([task], list(indices), 0, progress)).save_to_disk(str(path))
-        parts.append(load_from_disk(str(path)))
+            parts.append(load_from_disk(str(path)))
     dataset = concatenate_datasets(parts)
     if not coord_step and affordance == "box":
         return dataset
@@ -268,3 +283,31 @@ def cached_examples(
         return {"completion": completion_message(text)}
 
     return dataset.map(target)
+
+
+def _oracle_cache_path(cache_dir: str | Path, task: str, indices: Sequence[int]) -> Path:
+    """Where :func:`cached_examples` keeps the oracle examples of ``indices`` of ``task``: the name
+    hashes the scene list and the examples' format version."""
+    key = json.dumps({"task": task, "indices": list(indices), "v": 2})
+    return Path(cache_dir) / f"oracle-{task}-{hashlib.sha1(key.encode()).hexdigest()[:12]}"
+
+
+def _covering_oracle_cache(cache_dir: str | Path, task: str, indices: Sequence[int]):
+    """The rows of ``indices`` from a cached render of ``task`` that holds them all, in that order;
+    None if there is none. A cache counts only if its name is the hash of the scenes it holds in
+    this format version (so an older format's render is never mixed in)."""
+    from datasets import load_from_disk
+
+    index_of = {manifest_seed(task, "train", i): i for i in range(TRAINING_SCENES)}
+    wanted = [manifest_seed(task, "train", i) for i in indices]
+    for path in sorted(Path(cache_dir).glob(f"oracle-{task}-*")):
+        if not (path / "dataset_info.json").exists():
+            continue
+        cached = load_from_disk(str(path))
+        seeds = cached["seed"]
+        row_of = {seed: row for row, seed in enumerate(seeds)}
+        if any(seed not in index_of for seed in seeds) or not all(seed in row_of for seed in wanted):
+            continue
+        if _oracle_cache_path(cache_dir, task, [index_of[seed] for seed in seeds]) == path:
+            return cached.select([row_of[seed] for seed in wanted])
+    return None
