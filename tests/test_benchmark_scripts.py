@@ -64,8 +64,9 @@ def test_validation_script_executes_the_greedy_answers_of_each_checkpoint(tmp_pa
     row = [line for line in printed.splitlines() if line.startswith(f"| {SHIPPED_CHECKPOINT}")]
     assert len(row) == 1
     cells = [cell.strip() for cell in row[0].strip("|").split("|")]
-    format_valid, within_40, success = (float(cells[i].rstrip("%")) for i in (1, 3, 4))
+    format_valid, within_40, success = (float(cells[i].rstrip("%")) for i in (1, 3, 5))
     assert 0 <= within_40 <= format_valid <= 100 and 0 <= success <= format_valid
+    assert 0 <= float(cells[4]) <= 1415  # the trajectory end's median error, within the image's diagonal
     assert validation.main([str(tmp_path), "--per-task", "1", "--workers", "1"]) == 2  # not a checkpoint: one line
     assert "error:" in capsys.readouterr().err
 

@@ -160,11 +160,12 @@ def test_pointing_examples_point_at_the_named_object():
 def test_curve_point_scores_position_and_counts_invalid_answers_as_misses():
     target = format_answer([100, 100, 200, 200], [[150, 150], [300, 300], [400, 400]])
     near = format_answer([110, 100, 210, 200], [[150, 150], [300, 300], [400, 400]])  # centre 10 units away
-    far = format_answer([500, 100, 600, 200], [[150, 150], [300, 300], [400, 400]])  # 400 units away
+    far = format_answer([500, 100, 600, 200], [[150, 150], [300, 300], [400, 430]])  # 400 away, ends 30 away
     point = curve_point([near, far, "garbage"], [target] * 3)
     assert point["format_valid"] == pytest.approx(2 / 3)
     assert point["point_error_mean"] == pytest.approx(205.0)
     assert point["within_40"] == pytest.approx(1 / 3)
+    assert point["end_error_median"] == pytest.approx(15.0)  # ends 0 and 30 units from the oracle's
 
 
 def test_train_sft_writes_a_loadable_checkpoint_that_changed(tmp_path):

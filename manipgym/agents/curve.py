@@ -2,9 +2,9 @@
 
 Every ``every`` optimiser steps the model answers the validation scenes greedily, and one line goes
 to ``curve.jsonl``: training time so far (evaluation excluded), step, format-valid rate, mean and
-median affordance point error (0–1000 units, box centre vs the oracle's) and the within-40-units
-rate. Validation scenes are train-manifest scenes that training never uses
-(:data:`~manipgym.agents.train_data.VALIDATION_INDICES`).
+median affordance point error (0–1000 units, box centre vs the oracle's), the within-40-units
+rate and the median error of the trajectory's end point. Validation scenes are train-manifest
+scenes that training never uses (:data:`~manipgym.agents.train_data.VALIDATION_INDICES`).
 """
 
 from __future__ import annotations
@@ -23,30 +23,39 @@ from manipgym.rewards import parse_answer
 WITHIN = 40.0  # units of 0–1000: about a small object's half-width in the default camera
 
 
-def point_error(answer: str, oracle_answer: str) -> float:
-    """Distance (0–1000 units) from the answer's affordance point to the oracle's; NaN when the
-    answer does not parse."""
+def point_error(answer: str, oracle_answer: str, point: str = "affordance") -> float:
+    """Distance (0–1000 units) from the answer's affordance point (``point`` "affordance") or
+    trajectory end ("end") to the oracle's; NaN when the answer does not parse."""
     parsed, target = parse_answer(answer), parse_answer(oracle_answer)
     if not parsed:
         return float("nan")
+    if point == "end":
+        return float(np.linalg.norm(parsed.trajectory[-1] - target.trajectory[-1]))
     return float(np.linalg.norm(parsed.affordance_point - target.affordance_point))
 
 
-def point_errors(answers: Sequence[str], oracle_answers: Sequence[str]) -> tuple[np.ndarray, float]:
-    """Affordance point error of each valid answer, and the fraction of answers that were valid."""
-    errors = np.array([point_error(a, o) for a, o in zip(answers, oracle_answers)], dtype=float)
+def point_errors(
+    answers: Sequence[str], oracle_answers: Sequence[str], point: str = "affordance"
+) -> tuple[np.ndarray, float]:
+    """:func:`point_error` of each valid answer, and the fraction of answers that were valid."""
+    errors = np.array([point_error(a, o, point) for a, o in zip(answers, oracle_answers)], dtype=float)
     errors = errors[np.isfinite(errors)]
     return errors, len(errors) / max(1, len(answers))
 
 
 def curve_point(answers: Sequence[str], oracle_answers: Sequence[str]) -> dict[str, float]:
+    """Format-valid rate, affordance point error (mean, median, within-40 rate) and the median
+    error of the trajectory's end (where the task ends: on the goal for Push, above it for
+    PickPlace and Stack)."""
     errors, valid = point_errors(answers, oracle_answers)
+    ends, _ = point_errors(answers, oracle_answers, "end")
     found = len(errors) > 0
     return {
         "format_valid": valid,
         "point_error_mean": float(errors.mean()) if found else float("nan"),
         "point_error_median": float(np.median(errors)) if found else float("nan"),
         "within_40": float((errors <= WITHIN).sum() / max(1, len(answers))),  # invalid answers count as misses
+        "end_error_median": float(np.median(ends)) if found else float("nan"),
     }
 
 

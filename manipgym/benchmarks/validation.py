@@ -5,8 +5,9 @@
 The figures to choose between training runs or checkpoints by without touching an evaluation
 split: validation scenes (train-manifest indices 1900-1999) are drawn from the training
 distribution and no training stage uses them. Per checkpoint: format-valid rate, affordance point
-error (0-1000 units, vs the oracle's) and its within-40 rate, and the success rate of executing
-each greedy answer. ``train grpo --eval-every`` logs the same figures during a run (curve.jsonl).
+error (0-1000 units, vs the oracle's) and its within-40 rate, the median error of the trajectory's
+end point, and the success rate of executing each greedy answer. ``train grpo --eval-every``
+logs the same figures during a run (curve.jsonl).
 """
 
 from __future__ import annotations
@@ -38,8 +39,9 @@ def validation_table(
     scenes = validation_scenes(data_cache, list(tasks), per_task)
     observations, oracle_answers = observations_and_answers(scenes)
     lines = [
-        f"| checkpoint | format valid | point error median | within 40 | success ({len(scenes)} scenes) |",
-        "|---|---|---|---|---|",
+        "| checkpoint | format valid | point error median | within 40 | end error median "
+        f"| success ({len(scenes)} scenes) |",
+        "|---|---|---|---|---|---|",
     ]
     pool = [Worker() for _ in range(max(1, workers))]
     try:
@@ -49,7 +51,7 @@ def validation_table(
             success = executed_success(pool, scenes, answers)
             lines.append(
                 f"| {checkpoint} | {figures['format_valid']:.0%} | {figures['point_error_median']:.0f} "
-                f"| {figures['within_40']:.0%} | {success:.0%} |"
+                f"| {figures['within_40']:.0%} | {figures['end_error_median']:.0f} | {success:.0%} |"
             )
     finally:
         for worker in pool:
