@@ -13,6 +13,7 @@ import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from transformers import TrainerCallback
@@ -23,7 +24,7 @@ from manipgym.rewards import parse_answer
 WITHIN = 40.0  # units of 0–1000: about a small object's half-width in the default camera
 
 
-def point_error(answer: str, oracle_answer: str, point: str = "affordance") -> float:
+def point_error(answer: str, oracle_answer: str, point: Literal["affordance", "end"] = "affordance") -> float:
     """Distance (0–1000 units) from the answer's affordance point (``point`` "affordance") or
     trajectory end ("end") to the oracle's; NaN when the answer does not parse."""
     parsed, target = parse_answer(answer), parse_answer(oracle_answer)
@@ -35,7 +36,7 @@ def point_error(answer: str, oracle_answer: str, point: str = "affordance") -> f
 
 
 def point_errors(
-    answers: Sequence[str], oracle_answers: Sequence[str], point: str = "affordance"
+    answers: Sequence[str], oracle_answers: Sequence[str], point: Literal["affordance", "end"] = "affordance"
 ) -> tuple[np.ndarray, float]:
     """:func:`point_error` of each valid answer, and the fraction of answers that were valid."""
     errors = np.array([point_error(a, o, point) for a, o in zip(answers, oracle_answers)], dtype=float)

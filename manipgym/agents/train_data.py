@@ -298,7 +298,7 @@ def _covering_oracle_cache(cache_dir: str | Path, task: str, indices: Sequence[i
     this format version (so an older format's render is never mixed in)."""
     from datasets import load_from_disk
 
-    index_of = {manifest_seed(task, "train", i): i for i in range(TRAINING_SCENES)}
+    index_of = {manifest_seed(task, "train", i): i for i in range(EPISODES_PER_SPLIT["train"])}
     wanted = [manifest_seed(task, "train", i) for i in indices]
     for path in sorted(Path(cache_dir).glob(f"oracle-{task}-*")):
         if not (path / "dataset_info.json").exists():
