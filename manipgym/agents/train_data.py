@@ -21,7 +21,6 @@ from tqdm import tqdm
 from manipgym.agents.oracle import OracleAgent
 from manipgym.agents.prompt import build_prompt
 from manipgym.envs.manifests import EPISODES_PER_SPLIT, manifest_seed
-from manipgym.envs.tasks import TASKS
 from manipgym.rewards import format_answer, parse_answer
 
 TRAINING_SCENES = 1900  # per task; train-manifest indices [0, 1900) train, [1900, 2000) validate
@@ -233,6 +232,8 @@ def task_object_masks(
     An empty list where the task has no such object or it shows fewer than
     :data:`MIN_POINTING_PIXELS` pixels. These are the task answers' counterpart of the pointing
     examples' ``target_mask``."""
+    from manipgym.envs.tasks import TASKS  # here, not at the top: it loads MuJoCo, which `manipgym doctor` probes first
+
     if role not in ("target", "goal"):
         raise ValueError(f"unknown role {role!r}: use target or goal")
     scenes_per_task, masks = len(scenes.targets) // len(tasks), {}
