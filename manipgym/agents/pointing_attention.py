@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from trl import SFTTrainer
 
-from manipgym.agents.train_data import MASK_SIZE, MIN_COVER
+from manipgym.agents.train_data import MASK_COLUMNS, MASK_SIZE, MIN_COVER
 
 
 def target_patches(masks: torch.Tensor, grid: int) -> torch.Tensor:
@@ -82,7 +82,7 @@ class PointingAttentionTrainer(SFTTrainer):
         for name, module in self.model.get_decoder().named_modules():
             if name.endswith("self_attn"):
                 module.register_forward_hook(self._catch)
-        self.data_collator = _WithTargetMasks(self.data_collator)
+        self.data_collator = _WithMasks(self.data_collator)
 
     def _catch(self, module, args, output) -> None:
         if self.model.training:
@@ -107,16 +107,15 @@ class PointingAttentionTrainer(SFTTrainer):
         return (total, loss[1]) if return_outputs else total
 
 
-class _WithTargetMasks:
-    """TRL's vision collator plus B × MASK_SIZE² ``target_mask`` and ``goal_mask`` tensors (zeros
-    where an example has none)."""
+class _WithMasks:
+    """TRL's vision collator plus a B × MASK_SIZE² tensor for each of :data:`MASK_COLUMNS`
+    (``target_mask``, ``goal_mask``; zeros where an example has none)."""
 
     def __init__(self, collate):
         self.collate = collate
 
     def __call__(self, examples: list[dict]) -> dict:
-        columns = ("target_mask", "goal_mask")
-        masks = {c: [example.pop(c, None) or [0.0] * MASK_SIZE**2 for example in examples] for c in columns}
+        masks = {c: [example.pop(c, None) or [0.0] * MASK_SIZE**2 for example in examples] for c in MASK_COLUMNS}
         batch = self.collate(examples)
         batch.update({c: torch.tensor(m, dtype=torch.float32) for c, m in masks.items()})
         return batch

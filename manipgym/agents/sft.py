@@ -15,6 +15,7 @@ from manipgym.agents import run_dir
 from manipgym.agents.augment import ColorJitterCollator, check_strength
 from manipgym.agents.tiny_vlm import TinyVLMConfig, coordinate_tokens
 from manipgym.agents.train_data import (
+    MASK_COLUMNS,
     cached_examples,
     cached_pointing,
     check_training_indices,
@@ -83,25 +84,25 @@ def training_dataset(config: SFTRunConfig, coord_step: int, progress: bool):
     if config.episodes_per_task > 0:
         indices = range(config.episodes_per_task)
         answers = cached_examples(config.data_cache, config.tasks, indices, coord_step, progress, config.affordance)
-        roles = {"target_mask": "target"} if config.task_attention else {}
-        roles.update({"goal_mask": "goal"} if config.goal_attention else {})
-        if roles:  # the object's footprint where the pointing scenes label it, else none
+        wanted = {"target_mask": config.task_attention, "goal_mask": config.goal_attention}
+        columns_on = [column for column, on in wanted.items() if on]
+        if columns_on:  # the object's footprint where the pointing scenes label it, else none
             labelled = labelled_scenes(config.tasks, config.pointing_scenes_per_task, config.data_cache, progress)
             keys = list(zip(answers["task"], answers["seed"]))
-            for column, role in roles.items():
-                masks = task_object_masks(labelled, config.tasks, role)
+            for column in columns_on:
+                masks = task_object_masks(labelled, config.tasks, MASK_COLUMNS[column])
                 answers = answers.add_column(column, [masks.get(key, []) for key in keys])
         parts.append(answers)
     if config.pointing_scenes_per_task > 0:
         scenes = config.pointing_scenes_per_task
         parts.append(cached_pointing(config.data_cache, config.tasks, scenes, coord_step, progress, labelled))
     if config.pointing_attention > 0:  # an empty mask leaves an example out of that loss
-        columns += ["target_mask", "goal_mask"]
-        for column in ("target_mask", "goal_mask"):
+        columns += list(MASK_COLUMNS)
+        for column in MASK_COLUMNS:
             parts = [p if column in p.column_names else p.add_column(column, [[]] * len(p)) for p in parts]
     parts = [part.select_columns(columns) for part in parts]
     features = parts[-1].features.copy()
-    features.update({c: Sequence(Value("float32")) for c in columns if c.endswith("_mask")})  # [] casts too
+    features.update({c: Sequence(Value("float32")) for c in columns if c in MASK_COLUMNS})  # [] casts too
     return concatenate_datasets([part.cast(features) for part in parts])
 
 

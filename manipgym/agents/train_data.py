@@ -27,6 +27,7 @@ TRAINING_SCENES = 1900  # per task; train-manifest indices [0, 1900) train, [190
 VALIDATION_INDICES = range(TRAINING_SCENES, EPISODES_PER_SPLIT["train"])
 MASK_SIZE = 28  # object footprints are kept as MASK_SIZE² coverage fractions
 MIN_COVER = 0.2  # an image token's patch shows an object when the object covers at least this share of it
+MASK_COLUMNS = {"target_mask": "target", "goal_mask": "goal"}  # example column -> role (task_object_masks)
 
 
 def check_scene_count(scenes_per_task: int) -> None:
@@ -234,7 +235,7 @@ def task_object_masks(
     examples' ``target_mask``."""
     from manipgym.envs.tasks import TASKS  # here, not at the top: it loads MuJoCo, which `manipgym doctor` probes first
 
-    if role not in ("target", "goal"):
+    if role not in MASK_COLUMNS.values():
         raise ValueError(f"unknown role {role!r}: use target or goal")
     scenes_per_task, masks = len(scenes.targets) // len(tasks), {}
     for n, (label, target) in enumerate(zip(scenes.labels, scenes.targets)):

@@ -106,9 +106,10 @@ class VLMAgent:
     ):
         check_checkpoint(checkpoint_dir, trust_remote_code)
         self.device = _pick_device(device)
-        torch_dtype = (
-            getattr(torch, dtype) if dtype else (torch.bfloat16 if has_bfloat16(self.device) else torch.float32)
-        )
+        if dtype:
+            torch_dtype = getattr(torch, dtype)
+        else:
+            torch_dtype = torch.bfloat16 if has_bfloat16(self.device) else torch.float32
         try:
             self.processor = load_processor(checkpoint_dir, trust_remote_code=trust_remote_code)
         except (OSError, ValueError, TypeError, KeyError) as err:
