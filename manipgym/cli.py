@@ -515,18 +515,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     grpo.add_argument("--steps", type=int, default=100, help="optimiser steps (default 100)")
     grpo.add_argument(
-        "--batch-size", type=int, default=16, help="completions per step, a multiple of --num-generations (16)"
+        "--batch-size", type=int, default=32, help="completions per step, a multiple of --num-generations (32)"
     )
-    grpo.add_argument("--num-generations", type=int, default=4, help="answers sampled per scene, G (default 4)")
-    grpo.add_argument("--lr", type=float, default=1e-4, help="learning rate after warm-up (default 1e-4)")
-    grpo.add_argument("--beta", type=float, default=0.0, help="KL coefficient; 0 loads no reference model")
+    grpo.add_argument("--num-generations", type=int, default=8, help="answers sampled per scene, G (default 8)")
+    grpo.add_argument("--lr", type=float, default=5e-5, help="learning rate after warm-up (default 5e-5)")
+    grpo.add_argument(
+        "--beta", type=float, default=0.04, help="KL coefficient (default 0.04; 0 loads no reference model)"
+    )
     grpo.add_argument("--epsilon", type=float, default=0.2, help="lower clipping bound (default 0.2)")
     grpo.add_argument("--epsilon-high", type=float, help="upper clipping bound (default: --epsilon; DAPO: 0.28)")
     grpo.add_argument("--loss-type", choices=["grpo", "dr_grpo", "dapo", "bnpo"], default="dapo", help="(dapo)")
     grpo.add_argument(
         "--scale-rewards", choices=["group", "batch", "none"], default="group", help="advantage scaling (group)"
     )
-    grpo.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default 1.0)")
+    grpo.add_argument(
+        "--temperature", type=float, default=0.3, help="sampling temperature (default 0.3, near the greedy answer)"
+    )
     grpo.add_argument("--max-completion-length", type=int, default=160, help="tokens per answer (default 160)")
     grpo.add_argument(
         "--weights",
@@ -535,7 +539,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="format,affordance,trajectory,success reward weights (default 0.1,0.2,0.2,0.5)",
     )
     grpo.add_argument(
-        "--freeze-vision", action="store_true", help="train only the language model (keeps the SFT tower as it is)"
+        "--freeze-vision",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="train only the language model, keeping the SFT tower as it is (default; --no-freeze-vision trains it)",
     )
     grpo.add_argument("--workers", type=int, default=2, help="simulator worker processes (default 2)")
     grpo.add_argument("--save-steps", type=int, default=50, help="checkpoint every N steps (default 50)")

@@ -108,6 +108,10 @@ def test_grpo_run_logs_each_step_and_writes_a_loadable_checkpoint(tmp_path):
     with pytest.raises(FileExistsError, match="--resume"):
         train_grpo(config, progress=False)
     config.steps, config.resume = 3, True  # a longer run picks up from checkpoint-2
+    config.temperature = 1.0  # ... but not with another sampling temperature: refused before anything runs
+    with pytest.raises(ValueError, match=r"temperature 1.0 \(the run used 0.3\)"):
+        train_grpo(config, progress=False)
+    config.temperature = 0.3
     train_grpo(config, progress=False)
     rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [row["step"] for row in rows] == [1, 2, 3]
@@ -136,7 +140,9 @@ def test_grpo_run_logs_each_step_and_writes_a_loadable_checkpoint(tmp_path):
     curve = [json.loads(line) for line in (out / "curve.jsonl").read_text().splitlines()]
     assert [row["step"] for row in curve] == [2, 3]  # every --eval-every steps and at the end
     assert all(0 <= row["success"] <= row["format_valid"] <= 1 for row in curve)  # executed greedy answers
-    config.freeze_vision = True  # --freeze-vision: GRPO trains the language model only
+    assert config.freeze_vision  # the default: GRPO trains the language model only
     trainable = {name for name, p in load_policy(config).model.named_parameters() if p.requires_grad}
     assert any(".language_model." in name for name in trainable)
     assert not any(".visual." in name for name in trainable)
+    config.freeze_vision = False  # --no-freeze-vision: the tower trains too
+    assert any(".visual." in name for name, p in load_policy(config).model.named_parameters() if p.requires_grad)

@@ -42,18 +42,21 @@ class GRPORunConfig:
     scenes_per_task: int = 500
     first_scene: int = 0  # prompts are train-manifest scenes first_scene .. first_scene + scenes_per_task - 1
     steps: int = 100
-    batch_size: int = 16
-    num_generations: int = 4
-    learning_rate: float = 1e-4
-    beta: float = 0.0
+    # The sampling and update defaults are the shipped model's GRPO settings. TRL's (temperature 1,
+    # beta 0, the tower trained) collapsed the tiny VLM here: docs/training-study.md, "Does GRPO
+    # beat SFT here?".
+    batch_size: int = 32
+    num_generations: int = 8
+    learning_rate: float = 5e-5
+    beta: float = 0.04
     epsilon: float = 0.2
     epsilon_high: float | None = None
     loss_type: str = "dapo"
     scale_rewards: str = "group"
-    temperature: float = 1.0
+    temperature: float = 0.3  # near the greedy answer: at 1.0 few sampled answers of the tiny VLM succeed
     max_completion_length: int = 160
     weights: RewardWeights = field(default_factory=RewardWeights)
-    freeze_vision: bool = False  # train only the language model: the tower keeps what SFT/grounding gave it
+    freeze_vision: bool = True  # train only the language model: the tower keeps what SFT/grounding gave it
     workers: int = 2
     save_steps: int = 50
     keep_checkpoints: int = 2  # newest checkpoints kept in out/checkpoints; 0 keeps all
@@ -222,8 +225,8 @@ def train_grpo(config: GRPORunConfig, progress: bool = True) -> Path:
     """Run GRPO from ``config.init`` and write a Hugging Face checkpoint to ``config.out``."""
     from trl import GRPOConfig, GRPOTrainer
 
-    out = run_dir.prepare(config.out, config.resume)
     record = run_dir.run_record("grpo", config, run_dir.coord_step_of(config.init))
+    out = run_dir.prepare(config.out, config.resume, record)
     agent = load_policy(config)
     dataset = grpo_dataset(config, progress)
     weights = config.weights

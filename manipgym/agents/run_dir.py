@@ -39,13 +39,47 @@ NOT_MODEL_FILES = (
 )
 
 
-def prepare(out: str | Path, resume: bool) -> Path:
-    """The output directory; refuses to overwrite a finished run unless resuming."""
+def prepare(out: str | Path, resume: bool, record: dict | None = None) -> Path:
+    """The output directory; refuses to overwrite a finished run unless resuming, and to resume
+    with training options other than the run's (``record``: the resumed invocation's
+    :func:`run_record`)."""
     out = Path(out)
     if (out / "config.json").exists() and not resume:
         raise FileExistsError(f"{out} already holds a model: pass --resume to continue, or choose another --out")
+    if resume and record is not None:
+        check_resume(out, record)
     out.mkdir(parents=True, exist_ok=True)
     return out
+
+
+# Options a resumed run may change: how long it runs, how it saves and reports, where it
+# computes and where it keeps files. Any other option would train a different run from the
+# resumed step on (a default changed between versions would slip in unnoticed).
+RESUMABLE_OPTIONS = frozenset(
+    {"out", "steps", "resume", "save_steps", "keep_checkpoints", "eval_every", "validation_per_task"}
+    | {"workers", "device", "data_cache"}
+)
+
+
+def check_resume(out: Path, record: dict) -> None:
+    """Raise ValueError when ``record`` differs from the record of ``out``'s last checkpoint in an
+    option outside :data:`RESUMABLE_OPTIONS`. A checkpoint without a record is not checked."""
+    last = last_checkpoint(Path(out))
+    saved = Path(last) / RECORD if last else None
+    if saved is None or not saved.exists():
+        return
+    before = json.loads(saved.read_text())
+    now = json.loads(json.dumps(record, default=str))  # the form write_record gave the saved one
+    changed = [
+        f"{key} {now[key]!r} (the run used {before[key]!r})"
+        for key in now
+        if key not in RESUMABLE_OPTIONS and key in before and now[key] != before[key]
+    ]
+    if changed:
+        raise ValueError(
+            f"--resume with options the run did not use: {'; '.join(changed)}. "
+            f"Pass the run's own options ({saved} records them)"
+        )
 
 
 def initial_checkpoint(out: Path, init: str | None, arch: str, tiny: TinyVLMConfig) -> str:

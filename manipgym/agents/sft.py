@@ -129,13 +129,13 @@ def train_sft(config: SFTRunConfig, progress: bool = True):
     coord_step = config.tiny.coord_step if config.init is None else run_dir.coord_step_of(config.init)
     if config.pointing_attention > 0 and not coord_step:  # checked before anything is written
         raise ValueError("--pointing-attention needs location tokens: --init a checkpoint built with --coord-step")
-    out = run_dir.prepare(config.out, config.resume)
+    record = run_dir.run_record("sft", config, coord_step)
+    out = run_dir.prepare(config.out, config.resume, record)
     init = run_dir.initial_checkpoint(out, config.init, config.arch, config.tiny)
     agent = VLMAgent(init, device=config.device, dtype=run_dir.TRAINING_DTYPE)
     if config.freeze_vision:
         freeze_vision(agent.model)
     dataset = training_dataset(config, coord_step, progress)
-    record = run_dir.run_record("sft", config, coord_step)
     callbacks = [run_dir.RecordCheckpoints(record)]
     if config.eval_every > 0:
         held_out = validation_scenes(config.data_cache, config.tasks, config.validation_per_task, progress)
