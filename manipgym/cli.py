@@ -266,7 +266,7 @@ def _train_options(parser: argparse.ArgumentParser, default_lr: float, default_s
     _keep_checkpoints_option(parser)
     parser.add_argument("--seed", type=int, default=0, help="seed of the initialisation and data order (default 0)")
     parser.add_argument("--device", default="auto", help=DEVICE_HELP)
-    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    parser.add_argument("--resume", action="store_true", help=RESUME_TRAINING_HELP)
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
@@ -289,6 +289,12 @@ def _color_jitter_option(parser: argparse.ArgumentParser) -> None:
         help="augment training images: brightness, contrast and saturation factors drawn from [1-S, 1+S] "
         "(e.g. 0.5; default 0: off)",
     )
+
+
+RESUME_TRAINING_HELP = (
+    "continue from the last checkpoint in --out, with the run's own options (--steps, --save-steps, "
+    "--keep-checkpoints, --eval-every, --workers, --device and --data-cache may change)"
+)
 
 
 def _train_grpo(args: argparse.Namespace) -> int:
@@ -557,7 +563,7 @@ def build_parser() -> argparse.ArgumentParser:
     grpo.add_argument("--data-cache", help="folder that keeps rendered training scenes for later runs")
     grpo.add_argument("--seed", type=int, default=0, help="seed of sampling and data order (default 0)")
     grpo.add_argument("--device", default="auto", help=DEVICE_HELP)
-    grpo.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    grpo.add_argument("--resume", action="store_true", help=RESUME_TRAINING_HELP)
     grpo.add_argument("--no-progress", action="store_true", help="hide progress bars and step lines")
     grpo.set_defaults(func=_train_grpo)
 
