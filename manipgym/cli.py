@@ -292,46 +292,52 @@ def _color_jitter_option(parser: argparse.ArgumentParser) -> None:
 
 
 RESUME_TRAINING_HELP = (
-    "continue from the last checkpoint in --out, with the run's own options (--steps, --save-steps, "
-    "--keep-checkpoints, --eval-every, --workers, --device and --data-cache may change)"
+    "continue from the last checkpoint in --out with the run's own options; only how long it runs, "
+    "how it saves and reports, and where it computes and caches may change"
 )
 
 
-def _train_grpo(args: argparse.Namespace) -> int:
-    from manipgym.agents.grpo import GRPORunConfig, train_grpo
-    from manipgym.agents.vlm import CheckpointError
+def grpo_run_config(args: argparse.Namespace):
+    """The :class:`~manipgym.agents.grpo.GRPORunConfig` of parsed ``train grpo`` arguments."""
+    from manipgym.agents.grpo import GRPORunConfig
     from manipgym.rewards import RewardWeights
 
+    return GRPORunConfig(
+        out=args.out,
+        init=args.init,
+        tasks=args.tasks,
+        scenes_per_task=args.scenes_per_task,
+        first_scene=args.first_scene,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        num_generations=args.num_generations,
+        learning_rate=args.lr,
+        beta=args.beta,
+        epsilon=args.epsilon,
+        epsilon_high=args.epsilon_high,
+        loss_type=args.loss_type,
+        scale_rewards=args.scale_rewards,
+        temperature=args.temperature,
+        max_completion_length=args.max_completion_length,
+        weights=RewardWeights(**dict(zip(("format", "affordance", "trajectory", "success"), args.weights))),
+        freeze_vision=args.freeze_vision,
+        workers=args.workers,
+        save_steps=args.save_steps,
+        keep_checkpoints=args.keep_checkpoints,
+        eval_every=args.eval_every,
+        data_cache=args.data_cache,
+        seed=args.seed,
+        resume=args.resume,
+        device=args.device,
+    )
+
+
+def _train_grpo(args: argparse.Namespace) -> int:
+    from manipgym.agents.grpo import train_grpo
+    from manipgym.agents.vlm import CheckpointError
+
     try:
-        config = GRPORunConfig(
-            out=args.out,
-            init=args.init,
-            tasks=args.tasks,
-            scenes_per_task=args.scenes_per_task,
-            first_scene=args.first_scene,
-            steps=args.steps,
-            batch_size=args.batch_size,
-            num_generations=args.num_generations,
-            learning_rate=args.lr,
-            beta=args.beta,
-            epsilon=args.epsilon,
-            epsilon_high=args.epsilon_high,
-            loss_type=args.loss_type,
-            scale_rewards=args.scale_rewards,
-            temperature=args.temperature,
-            max_completion_length=args.max_completion_length,
-            weights=RewardWeights(**dict(zip(("format", "affordance", "trajectory", "success"), args.weights))),
-            freeze_vision=args.freeze_vision,
-            workers=args.workers,
-            save_steps=args.save_steps,
-            keep_checkpoints=args.keep_checkpoints,
-            eval_every=args.eval_every,
-            data_cache=args.data_cache,
-            seed=args.seed,
-            resume=args.resume,
-            device=args.device,
-        )
-        out = train_grpo(config, progress=not args.no_progress)
+        out = train_grpo(grpo_run_config(args), progress=not args.no_progress)
     except (FileExistsError, ValueError, CheckpointError) as err:  # bad options, an existing run, a bad --init
         print(f"error: {err}", file=sys.stderr)
         return 2

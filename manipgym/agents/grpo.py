@@ -42,9 +42,9 @@ class GRPORunConfig:
     scenes_per_task: int = 500
     first_scene: int = 0  # prompts are train-manifest scenes first_scene .. first_scene + scenes_per_task - 1
     steps: int = 100
-    # The sampling and update defaults are the shipped model's GRPO settings. TRL's (temperature 1,
-    # beta 0, the tower trained) collapsed the tiny VLM here: docs/training-study.md, "Does GRPO
-    # beat SFT here?".
+    # The sampling and update defaults are the shipped model's GRPO settings. The earlier ones
+    # (TRL's temperature 1 and beta 0, the tower trained, G 4, lr 1e-4) collapsed the tiny VLM:
+    # docs/training-study.md, "Does GRPO beat SFT here?".
     batch_size: int = 32
     num_generations: int = 8
     learning_rate: float = 5e-5

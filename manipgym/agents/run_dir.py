@@ -10,6 +10,7 @@ from), ``manipgym_train.json`` (the run's configuration; once finished, also its
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import asdict
 from fnmatch import fnmatch
@@ -54,26 +55,35 @@ def prepare(out: str | Path, resume: bool, record: dict | None = None) -> Path:
 
 # Options a resumed run may change: how long it runs, how it saves and reports, where it
 # computes and where it keeps files. Any other option would train a different run from the
-# resumed step on (a default changed between versions would slip in unnoticed).
+# resumed step on (a default changed between versions would slip in unnoticed). A new --steps
+# also stretches the learning-rate schedule (cosine, wsd) to the new end: that is the point of
+# resuming with more steps.
 RESUMABLE_OPTIONS = frozenset(
     {"out", "steps", "resume", "save_steps", "keep_checkpoints", "eval_every", "validation_per_task"}
     | {"workers", "device", "data_cache"}
 )
+# The command-line flag of a record key, where it is not "--" + the key with dashes.
+FLAGS = {"learning_rate": "--lr", "pointing_scenes_per_task": "--pointing-scenes", "tiny": "the TINY options"}
 
 
 def check_resume(out: Path, record: dict) -> None:
     """Raise ValueError when ``record`` differs from the record of ``out``'s last checkpoint in an
-    option outside :data:`RESUMABLE_OPTIONS`. A checkpoint without a record is not checked."""
+    option outside :data:`RESUMABLE_OPTIONS`. A checkpoint without a record is not checked; the
+    tiny model's options are not compared for a run that started from ``--init`` (they build
+    nothing there), and ``--init`` paths count as one when they name the same folder."""
     last = last_checkpoint(Path(out))
     saved = Path(last) / RECORD if last else None
     if saved is None or not saved.exists():
         return
     before = json.loads(saved.read_text())
     now = json.loads(json.dumps(record, default=str))  # the form write_record gave the saved one
+    ignored = RESUMABLE_OPTIONS | ({"tiny", "arch"} if before.get("init") else set())
+    if before.get("init") and now.get("init") and os.path.realpath(before["init"]) == os.path.realpath(now["init"]):
+        ignored |= {"init"}
     changed = [
-        f"{key} {now[key]!r} (the run used {before[key]!r})"
+        f"{FLAGS.get(key, '--' + key.replace('_', '-'))} {now[key]!r} (the run used {before[key]!r})"
         for key in now
-        if key not in RESUMABLE_OPTIONS and key in before and now[key] != before[key]
+        if key not in ignored and key in before and now[key] != before[key]
     ]
     if changed:
         raise ValueError(

@@ -1,0 +1,45 @@
+"""--resume's check that a resumed run keeps the options it started with (run_dir.check_resume)."""
+
+from dataclasses import replace
+
+import pytest
+
+from manipgym.agents.grpo import GRPORunConfig
+from manipgym.agents.run_dir import check_resume, run_record, write_record
+from manipgym.agents.sft import SFTRunConfig
+from manipgym.agents.tiny_vlm import TinyVLMConfig
+
+
+def _save_checkpoint(out, record: dict | None) -> None:
+    checkpoint = out / "checkpoints" / "checkpoint-3"
+    checkpoint.mkdir(parents=True)
+    if record is not None:
+        write_record(checkpoint, {**record, "step": 3})
+
+
+def test_resume_may_change_how_long_and_where_a_run_computes_but_not_what_it_trains(tmp_path):
+    run = GRPORunConfig(out=str(tmp_path), init="runs/sft")
+    _save_checkpoint(tmp_path, run_record("grpo", run, 10))
+    longer = replace(run, steps=200, save_steps=10, workers=8, device="cuda", resume=True, init="./runs/sft/")
+    check_resume(tmp_path, run_record("grpo", longer, 10))  # nothing raised
+    other = replace(run, learning_rate=1e-4, freeze_vision=False, resume=True)
+    with pytest.raises(ValueError) as error:
+        check_resume(tmp_path, run_record("grpo", other, 10))
+    message = str(error.value)
+    assert "--lr 0.0001 (the run used 5e-05); --freeze-vision False (the run used True)" in message
+    assert message.endswith(f"({tmp_path / 'checkpoints' / 'checkpoint-3' / 'manipgym_train.json'} records them)")
+
+
+def test_tiny_options_count_only_for_a_run_that_built_its_model(tmp_path):
+    grounded, fresh = tmp_path / "grounded", tmp_path / "fresh"
+    _save_checkpoint(grounded, run_record("sft", SFTRunConfig(out=str(grounded), init="runs/ground"), 10))
+    _save_checkpoint(fresh, run_record("sft", SFTRunConfig(out=str(fresh)), 0))
+    deeper = TinyVLMConfig(text_layers=4)
+    check_resume(grounded, run_record("sft", SFTRunConfig(out=str(grounded), init="runs/ground", tiny=deeper), 10))
+    with pytest.raises(ValueError, match="the TINY options"):
+        check_resume(fresh, run_record("sft", SFTRunConfig(out=str(fresh), tiny=deeper), 0))
+
+
+def test_a_checkpoint_without_a_record_is_not_checked(tmp_path):
+    _save_checkpoint(tmp_path, None)  # saved by a version before checkpoints carried the record
+    check_resume(tmp_path, run_record("grpo", GRPORunConfig(out=str(tmp_path), init="x", temperature=1.0), 0))
