@@ -5,7 +5,7 @@ from dataclasses import replace
 import pytest
 
 from manipgym.agents.grpo import GRPORunConfig
-from manipgym.agents.run_dir import check_resume, run_record, write_record
+from manipgym.agents.run_dir import check_resume, prepare, run_record, write_record
 from manipgym.agents.sft import SFTRunConfig
 from manipgym.agents.tiny_vlm import TinyVLMConfig
 
@@ -43,3 +43,12 @@ def test_tiny_options_count_only_for_a_run_that_built_its_model(tmp_path):
 def test_a_checkpoint_without_a_record_is_not_checked(tmp_path):
     _save_checkpoint(tmp_path, None)  # saved by a version before checkpoints carried the record
     check_resume(tmp_path, run_record("grpo", GRPORunConfig(out=str(tmp_path), init="x", temperature=1.0), 0))
+
+
+def test_an_existing_model_is_kept_and_resume_suggested_only_where_a_stage_has_it(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(FileExistsError, match=r"pass --resume to continue, or choose another --out$"):
+        prepare(tmp_path, resume=False)
+    with pytest.raises(FileExistsError, match=r"already holds a model: choose another --out$"):
+        prepare(tmp_path, resume=False, can_resume=False)  # train ground
+    assert (tmp_path / "config.json").read_text() == "{}"

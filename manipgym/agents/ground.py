@@ -115,7 +115,7 @@ def train_ground(config: GroundRunConfig, progress: bool = True) -> Path:
     """Pretrain the image tokens of a fresh tiny VLM on per-patch words; write a full checkpoint."""
     from manipgym.agents.vlm import VLMAgent
 
-    out = run_dir.prepare(config.out, resume=False)
+    out = run_dir.prepare(config.out, resume=False, can_resume=False)  # grounding has no --resume
     torch.manual_seed(config.seed)
     init = run_dir.initial_checkpoint(out, None, "idefics3", config.tiny)
     agent = VLMAgent(init, device=config.device, dtype=run_dir.TRAINING_DTYPE)

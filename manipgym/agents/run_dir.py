@@ -40,13 +40,14 @@ NOT_MODEL_FILES = (
 )
 
 
-def prepare(out: str | Path, resume: bool, record: dict | None = None) -> Path:
+def prepare(out: str | Path, resume: bool, record: dict | None = None, can_resume: bool = True) -> Path:
     """The output directory; refuses to overwrite a finished run unless resuming, and to resume
     with training options other than the run's (``record``: the resumed invocation's
-    :func:`run_record`)."""
+    :func:`run_record`). ``can_resume``: whether the stage has ``--resume`` to suggest."""
     out = Path(out)
     if (out / "config.json").exists() and not resume:
-        raise FileExistsError(f"{out} already holds a model: pass --resume to continue, or choose another --out")
+        advice = "pass --resume to continue, or choose another --out" if can_resume else "choose another --out"
+        raise FileExistsError(f"{out} already holds a model: {advice}")
     if resume and record is not None:
         check_resume(out, record)
     out.mkdir(parents=True, exist_ok=True)
