@@ -60,8 +60,18 @@ def prepare(out: str | Path, resume: bool, record: dict | None = None, can_resum
 # also stretches the learning-rate schedule (cosine, wsd) to the new end: that is the point of
 # resuming with more steps.
 RESUMABLE_OPTIONS = frozenset(
-    {"out", "steps", "resume", "save_steps", "keep_checkpoints", "eval_every", "validation_per_task"}
-    | {"workers", "device", "data_cache"}
+    {
+        "out",
+        "steps",
+        "resume",
+        "save_steps",
+        "keep_checkpoints",
+        "eval_every",
+        "validation_per_task",
+        "workers",
+        "device",
+        "data_cache",
+    }
 )
 # The command-line flag of a record key, where it is not "--" + the key with dashes.
 FLAGS = {"learning_rate": "--lr", "pointing_scenes_per_task": "--pointing-scenes", "tiny": "the TINY options"}
