@@ -67,24 +67,53 @@ def test_batch_must_hold_whole_groups():
         GRPORunConfig(out="x", init="y", batch_size=6, num_generations=4)
 
 
-def test_grpo_run_logs_each_step_and_writes_a_loadable_checkpoint(tmp_path):
-    sft = tmp_path / "sft"
+@pytest.fixture(scope="module")
+def sft(tmp_path_factory):
+    """A two-step SFT model: the GRPO runs' --init."""
+    out = tmp_path_factory.mktemp("init") / "sft"
     train_sft(
-        SFTRunConfig(out=str(sft), tasks=["Lift"], episodes_per_task=2, steps=2, batch_size=2, eval_every=0),
+        SFTRunConfig(out=str(out), tasks=["Lift"], episodes_per_task=2, steps=2, batch_size=2, eval_every=0),
         progress=False,
     )
-    out = tmp_path / "grpo"
-    config = GRPORunConfig(
+    return out
+
+
+def _tiny_run(out, init, **options) -> GRPORunConfig:
+    """A GRPO run small enough for a test: two Lift scenes, groups of two short answers."""
+    return GRPORunConfig(
         out=str(out),
-        init=str(sft),
+        init=str(init),
         tasks=["Lift"],
         scenes_per_task=2,
         first_scene=1,  # prompts: train scenes 1 and 2
-        steps=2,
         batch_size=4,
         num_generations=2,
         max_completion_length=24,
         workers=1,
+        **options,
+    )
+
+
+def _optimised_parameters(checkpoint) -> int:
+    """How many parameter tensors the optimizer state of a saved checkpoint updates."""
+    import torch
+
+    state = torch.load(checkpoint / "optimizer.pt", weights_only=True)
+    return sum(len(group["params"]) for group in state["param_groups"])
+
+
+def _trainable_parameters(config: GRPORunConfig) -> tuple[int, bool]:
+    """How many parameter tensors the policy trains, and whether the vision tower is among them."""
+    trainable = [name for name, p in load_policy(config).model.named_parameters() if p.requires_grad]
+    return len(trainable), any(".visual." in name for name in trainable)
+
+
+def test_grpo_run_logs_each_step_and_writes_a_loadable_checkpoint(tmp_path, sft):
+    out = tmp_path / "grpo"
+    config = _tiny_run(
+        out,
+        sft,
+        steps=2,
         save_steps=1,
         keep_checkpoints=0,  # all of them: checkpoint-1 stays after checkpoint-3
         eval_every=2,
@@ -99,6 +128,7 @@ def test_grpo_run_logs_each_step_and_writes_a_loadable_checkpoint(tmp_path):
         assert 0 <= row["success_rate"] <= 1 and 0 < row["completion_length"] <= 24
         assert row["mixed_success_groups"] in (0.0, 0.5, 1.0)  # two scenes a step
         assert row["step_seconds"] > 0
+        assert row["kl"] >= 0  # beta 0.04 (the default): the KL to the --init model is computed and logged
     assert json.loads((out / "manipgym_train.json").read_text())["stage"] == "grpo"
     assert_ran_here(out)
     assert (out / "checkpoints" / "checkpoint-2").is_dir()
@@ -140,9 +170,19 @@ def test_grpo_run_logs_each_step_and_writes_a_loadable_checkpoint(tmp_path):
     curve = [json.loads(line) for line in (out / "curve.jsonl").read_text().splitlines()]
     assert [row["step"] for row in curve] == [2, 3]  # every --eval-every steps and at the end
     assert all(0 <= row["success"] <= row["format_valid"] <= 1 for row in curve)  # executed greedy answers
-    # the default (--freeze-vision): GRPO trains the language model only
-    trainable = {name for name, p in load_policy(config).model.named_parameters() if p.requires_grad}
-    assert any(".language_model." in name for name in trainable)
-    assert not any(".visual." in name for name in trainable)
-    config.freeze_vision = False  # --no-freeze-vision: the tower trains too
-    assert any(".visual." in name for name, p in load_policy(config).model.named_parameters() if p.requires_grad)
+    # the default (--freeze-vision): the optimizer updates the language model only
+    count, with_tower = _trainable_parameters(config)
+    assert not with_tower and _optimised_parameters(out / "checkpoints" / "checkpoint-3") == count
+
+
+def test_grpo_without_reference_model_and_with_the_tower_trained(tmp_path, sft):
+    """The paths the defaults leave out: beta 0 (no reference model, no KL term) and --no-freeze-vision."""
+    out = tmp_path / "grpo"
+    config = _tiny_run(out, sft, steps=1, save_steps=1, beta=0.0, freeze_vision=False, temperature=1.0, eval_every=0)
+    train_grpo(config, progress=False)
+    (row,) = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert row["kl"] is None  # TRL builds no reference model and logs no KL at beta 0
+    count, with_tower = _trainable_parameters(config)
+    assert with_tower and _optimised_parameters(out / "checkpoints" / "checkpoint-1") == count
+    frozen, _ = _trainable_parameters(_tiny_run(out, sft))
+    assert count > frozen  # the tower's tensors are in the optimizer as well
