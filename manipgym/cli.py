@@ -16,6 +16,7 @@ SPLIT_NAMES = tuple(SPLITS)
 SUITE_NAMES = tuple(SUITES)
 ARCHITECTURES = ("qwen2_5_vl", "idefics3")  # kept in step with manipgym.agents.tiny_vlm (which loads torch)
 DEVICE_HELP = "auto (CUDA when present: bf16 mixed precision, float32 weights), cpu, cuda"
+RENDER_WORKERS_HELP = "simulator processes that render the training scenes not yet in --data-cache (default 2)"
 
 
 def _doctor(args: argparse.Namespace) -> int:
@@ -238,6 +239,7 @@ def _train(args: argparse.Namespace) -> int:
         keep_checkpoints=args.keep_checkpoints,
         eval_every=args.eval_every,
         data_cache=args.data_cache,
+        workers=args.workers,
         seed=args.seed,
         resume=args.resume,
         device=args.device,
@@ -359,6 +361,7 @@ def _train_ground(args: argparse.Namespace) -> int:
             learning_rate=args.lr,
             color_jitter=args.color_jitter,
             data_cache=args.data_cache,
+            workers=args.workers,
             seed=args.seed,
             device=args.device,
         )
@@ -450,6 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--eval-every", type=int, default=100, help="steps between learning-curve points in curve.jsonl (0: off)"
     )
     sft.add_argument("--data-cache", help="folder that keeps rendered training examples for later runs")
+    sft.add_argument("--workers", type=int, default=2, help=RENDER_WORKERS_HELP)
     sft.add_argument(
         "--affordance",
         choices=AFFORDANCE_FORMS,
@@ -509,6 +513,7 @@ def build_parser() -> argparse.ArgumentParser:
     ground.add_argument("--lr", type=float, default=2e-3, help="peak learning rate, one-cycle (default 2e-3)")
     _color_jitter_option(ground)
     ground.add_argument("--data-cache", help="folder that keeps the rendered, labelled scenes for later runs")
+    ground.add_argument("--workers", type=int, default=2, help=RENDER_WORKERS_HELP)
     ground.add_argument("--seed", type=int, default=0, help="seed of the initialisation and batches (default 0)")
     ground.add_argument("--device", default="auto", help=DEVICE_HELP)
     ground.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -556,7 +561,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=True,
         help="train only the language model, keeping the SFT tower as it is (default; --no-freeze-vision trains it)",
     )
-    grpo.add_argument("--workers", type=int, default=2, help="simulator worker processes (default 2)")
+    grpo.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="simulator worker processes: render the training scenes, execute the answers (default 2)",
+    )
     grpo.add_argument("--save-steps", type=int, default=50, help="checkpoint every N steps (default 50)")
     _keep_checkpoints_option(grpo)
     grpo.add_argument(

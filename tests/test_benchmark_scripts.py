@@ -5,7 +5,7 @@ import json
 import pytest
 
 from manipgym.agents import SHIPPED_CHECKPOINT
-from manipgym.benchmarks import correctness, curves, speed, train_speed, validation
+from manipgym.benchmarks import correctness, curves, render_speed, speed, train_speed, validation
 
 
 def test_correctness_script_reports_every_figure(tmp_path, capsys):
@@ -81,3 +81,10 @@ def test_train_speed_script_times_every_stage_of_the_recipe_and_loads_its_model(
     with pytest.raises(SystemExit):  # never mixes a new measurement with an earlier one's runs
         train_speed.main(options)
     assert "earlier measurement" in capsys.readouterr().err
+
+
+def test_render_speed_script_times_each_worker_count(capsys):
+    assert render_speed.main(["--scenes", "2", "--workers", "1,2", "--kind", "labels"]) == 0
+    rows = [line.split("|")[1:-1] for line in capsys.readouterr().out.splitlines()[2:]]
+    assert [(row[0].strip(), int(row[1]), int(row[2])) for row in rows] == [("labels", 1, 8), ("labels", 2, 8)]
+    assert rows[0][5].strip() == "100%" and float(rows[1][4]) > 0

@@ -102,10 +102,10 @@ def observations_and_answers(examples) -> tuple[list[dict], list[str]]:
     return observations, [example["oracle_answer"] for example in examples]
 
 
-def validation_scenes(cache_dir, tasks: Sequence[str], per_task: int, progress: bool = True):
+def validation_scenes(cache_dir, tasks: Sequence[str], per_task: int, progress: bool = True, workers: int = 1):
     """The first ``per_task`` validation scenes of each task, as oracle examples (image,
-    instruction, oracle answer, task, seed)."""
-    return cached_examples(cache_dir, tasks, VALIDATION_INDICES[:per_task], 0, progress)
+    instruction, oracle answer, task, seed), rendered in ``workers`` processes when not cached."""
+    return cached_examples(cache_dir, tasks, VALIDATION_INDICES[:per_task], 0, progress, workers=workers)
 
 
 def _train_seconds_so_far(path: Path) -> float:

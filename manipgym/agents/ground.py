@@ -60,6 +60,7 @@ class GroundRunConfig:
     learning_rate: float = 2e-3
     color_jitter: float = 0.0  # > 0: jitter brightness, contrast, saturation of each drawn image (augment.py)
     data_cache: str | None = None
+    workers: int = 2  # simulator processes that render the labelled scenes
     seed: int = 0
     device: str = "auto"
 
@@ -120,7 +121,9 @@ def train_ground(config: GroundRunConfig, progress: bool = True) -> Path:
     init = run_dir.initial_checkpoint(out, None, "idefics3", config.tiny)
     agent = VLMAgent(init, device=config.device, dtype=run_dir.TRAINING_DTYPE)
     model, processor = agent.model, agent.processor
-    images, labels, words, _ = labelled_scenes(config.tasks, config.scenes_per_task, config.data_cache, progress)
+    images, labels, words, _ = labelled_scenes(
+        config.tasks, config.scenes_per_task, config.data_cache, progress, config.workers
+    )
     with torch.no_grad():
         first = processor.image_processor([[images[0]]], return_tensors="pt").to(agent.device)
         probe = model.get_image_features(**first)

@@ -207,7 +207,9 @@ def executed_success(workers: list[Worker], examples, answers: Sequence[str]) ->
 def grpo_dataset(config: GRPORunConfig, progress: bool):
     """Prompts (image + instruction) of the run's train-manifest scenes, with task and seed columns
     that reach the reward functions."""
-    dataset = cached_examples(config.data_cache, config.tasks, config.scene_indices(), 0, progress)
+    dataset = cached_examples(
+        config.data_cache, config.tasks, config.scene_indices(), 0, progress, workers=config.workers
+    )
     return dataset.select_columns(["prompt", "images", "task", "seed"])
 
 
@@ -250,7 +252,9 @@ def train_grpo(config: GRPORunConfig, progress: bool = True) -> Path:
         rewards = SimulatorRewards(workers)
         callbacks = [StepLog(out / "log.jsonl", progress, rewards), run_dir.RecordCheckpoints(record)]
         if config.eval_every > 0:
-            held_out = validation_scenes(config.data_cache, config.tasks, config.validation_per_task, progress)
+            held_out = validation_scenes(
+                config.data_cache, config.tasks, config.validation_per_task, progress, config.workers
+            )
             curve = ValidationCurve(held_out, agent.processor, out / "curve.jsonl", config.eval_every, workers)
             callbacks.append(curve)
         trainer = GRPOTrainer(

@@ -70,6 +70,7 @@ class SFTRunConfig:
     eval_every: int = 100  # steps between learning-curve points; 0 turns the curve off
     validation_per_task: int = 25
     data_cache: str | None = None  # directory where rendered examples are kept for later runs
+    workers: int = 2  # simulator processes that render the training and validation scenes
     seed: int = 0
     resume: bool = False
     device: str = "auto"
@@ -81,13 +82,14 @@ def training_dataset(config: SFTRunConfig, coord_step: int, progress: bool):
     from datasets import Sequence, Value, concatenate_datasets
 
     columns, parts, labelled = ["images", "prompt", "completion"], [], None
+    cache, workers = config.data_cache, config.workers
     if config.episodes_per_task > 0:
         indices = range(config.episodes_per_task)
-        answers = cached_examples(config.data_cache, config.tasks, indices, coord_step, progress, config.affordance)
+        answers = cached_examples(cache, config.tasks, indices, coord_step, progress, config.affordance, workers)
         wanted = {"target_mask": config.task_attention, "goal_mask": config.goal_attention}
         columns_on = [column for column, on in wanted.items() if on]
         if columns_on:  # the object's footprint where the pointing scenes label it, else none
-            labelled = labelled_scenes(config.tasks, config.pointing_scenes_per_task, config.data_cache, progress)
+            labelled = labelled_scenes(config.tasks, config.pointing_scenes_per_task, cache, progress, workers)
             keys = list(zip(answers["task"], answers["seed"]))
             for column in columns_on:
                 masks = task_object_masks(labelled, config.tasks, MASK_COLUMNS[column])
@@ -95,7 +97,7 @@ def training_dataset(config: SFTRunConfig, coord_step: int, progress: bool):
         parts.append(answers)
     if config.pointing_scenes_per_task > 0:
         scenes = config.pointing_scenes_per_task
-        parts.append(cached_pointing(config.data_cache, config.tasks, scenes, coord_step, progress, labelled))
+        parts.append(cached_pointing(cache, config.tasks, scenes, coord_step, progress, labelled, workers))
     if config.pointing_attention > 0:  # an empty mask leaves an example out of that loss
         columns += list(MASK_COLUMNS)
         for column in MASK_COLUMNS:
@@ -138,7 +140,9 @@ def train_sft(config: SFTRunConfig, progress: bool = True):
     dataset = training_dataset(config, coord_step, progress)
     callbacks = [run_dir.RecordCheckpoints(record)]
     if config.eval_every > 0:
-        held_out = validation_scenes(config.data_cache, config.tasks, config.validation_per_task, progress)
+        held_out = validation_scenes(
+            config.data_cache, config.tasks, config.validation_per_task, progress, config.workers
+        )
         callbacks.append(PointErrorCurve(held_out, agent.processor, out / "curve.jsonl", config.eval_every))
     args = SFTConfig(
         **run_dir.trainer_arguments(out, config, agent.device, progress),

@@ -13,13 +13,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-import gymnasium as gym
 import numpy as np
 from PIL import Image
-from tqdm import tqdm
 
-from manipgym.agents.oracle import OracleAgent
 from manipgym.agents.prompt import build_prompt
+from manipgym.agents.scene_render import LABELS, ORACLE, render_scenes
 from manipgym.envs.manifests import EPISODES_PER_SPLIT, manifest_seed
 from manipgym.rewards import format_answer, parse_answer
 
@@ -78,29 +76,29 @@ def completion_message(text: str) -> list[dict]:
 
 
 def oracle_examples(
-    tasks: Sequence[str], indices: Sequence[int], coord_step: int = 0, progress: bool = True, affordance: str = "box"
+    tasks: Sequence[str],
+    indices: Sequence[int],
+    coord_step: int = 0,
+    progress: bool = True,
+    affordance: str = "box",
+    workers: int = 1,
 ) -> list[dict]:
-    """Prompt/completion examples (image, prompt, oracle answer) of the given train-manifest scenes."""
-    oracle, examples = OracleAgent(), []
+    """Prompt/completion examples (image, prompt, oracle answer) of the given train-manifest
+    scenes, rendered in ``workers`` processes (:func:`render_scenes`)."""
+    examples = []
     for task in tasks:
-        env = gym.make(f"manipgym/{task}-v0")
-        for index in tqdm(indices, desc=f"oracle answers {task}", disable=not progress):
-            seed = manifest_seed(task, "train", index)
-            obs, info = env.reset(seed=seed)
-            answer = oracle.act([{**obs, "ground_truth": info["ground_truth"]}])[0]
-            target = training_answer(answer, coord_step, affordance)
+        for image, instruction, answer, seed in render_scenes(ORACLE, task, indices, workers, progress):
             examples.append(
                 {
-                    "images": [Image.fromarray(obs["image"])],
-                    "prompt": chat_prompt(obs["instruction"]),
-                    "completion": completion_message(target),
+                    "images": [Image.fromarray(image)],
+                    "prompt": chat_prompt(instruction),
+                    "completion": completion_message(training_answer(answer, coord_step, affordance)),
                     "task": task,
                     "seed": seed,
-                    "instruction": obs["instruction"],
+                    "instruction": instruction,
                     "oracle_answer": answer,
                 }
             )
-        env.close()
     return examples
 
 
@@ -113,10 +111,13 @@ class LabelledScenes(NamedTuple):
     targets: np.ndarray  # N int16: the label of each scene's task target (the object the task acts on)
 
 
-def labelled_scenes(tasks: Sequence[str], scenes_per_task: int, cache_dir: str | None, progress: bool = True):
+def labelled_scenes(
+    tasks: Sequence[str], scenes_per_task: int, cache_dir: str | None, progress: bool = True, workers: int = 1
+):
     """The first ``scenes_per_task`` train scenes of each task (in ``tasks`` order), labelled
-    (:class:`LabelledScenes`); kept under ``cache_dir`` when given. A cache written before the
-    targets were kept is rendered again (the same images and labels: rendering is deterministic)."""
+    (:class:`LabelledScenes`), rendered in ``workers`` processes; kept under ``cache_dir`` when
+    given. A cache written before the targets were kept is rendered again (the same images and
+    labels: rendering is deterministic)."""
     check_training_indices(range(scenes_per_task))
     path = Path(cache_dir) / f"labels-{'-'.join(tasks)}-{scenes_per_task}.npz" if cache_dir else None
     if path is not None and path.exists():
@@ -126,15 +127,12 @@ def labelled_scenes(tasks: Sequence[str], scenes_per_task: int, cache_dir: str |
             return LabelledScenes(data["images"], data["labels"], words, data["targets"])
     images, labels, targets, vocabulary = [], [], [], {}
     for task in tasks:
-        env = gym.make(f"manipgym/{task}-v0").unwrapped
-        for index in tqdm(range(scenes_per_task), desc=f"labelled scenes {task}", disable=not progress):
-            obs, _ = env.reset(seed=manifest_seed(task, "train", index))
-            local, names = env.object_labels()  # local label 0 is the task's target
+        for image, local, names in render_scenes(LABELS, task, range(scenes_per_task), workers, progress):
+            # local label 0 is the task's target; -1 indexes the appended -1: background stays -1
             remap = np.array([vocabulary.setdefault(words, len(vocabulary)) for words in names] + [-1], np.int16)
-            images.append(obs["image"])
-            labels.append(remap[local])  # -1 indexes the appended -1: background stays -1
+            images.append(image)
+            labels.append(remap[local])
             targets.append(remap[0])
-        env.close()
     words = sorted(vocabulary, key=vocabulary.get)
     result = LabelledScenes(np.stack(images), np.stack(labels), words, np.array(targets, np.int16))
     if path is not None:
@@ -207,17 +205,18 @@ def cached_pointing(
     coord_step: int = 0,
     progress: bool = True,
     scenes: LabelledScenes | None = None,
+    workers: int = 1,
 ):
     """:func:`pointing_examples` of the first ``scenes_per_task`` train scenes of each task, as a
     ``datasets.Dataset`` kept under ``cache_dir`` (when given) for later runs; ``scenes``: those
-    scenes, when the caller has already loaded them."""
+    scenes, when the caller has already loaded them (else rendered in ``workers`` processes)."""
     from datasets import Dataset, load_from_disk
 
     name = f"pointing-v2-{'-'.join(tasks)}-{scenes_per_task}-step{coord_step}"
     path = Path(cache_dir) / name if cache_dir else None
     if path is not None and (path / "dataset_info.json").exists():
         return load_from_disk(str(path))
-    scenes = scenes if scenes is not None else labelled_scenes(tasks, scenes_per_task, cache_dir, progress)
+    scenes = scenes if scenes is not None else labelled_scenes(tasks, scenes_per_task, cache_dir, progress, workers)
     dataset = Dataset.from_list(pointing_examples(scenes.images, scenes.labels, scenes.words, coord_step))
     if path is not None:
         dataset.save_to_disk(str(path))
@@ -258,14 +257,16 @@ def cached_examples(
     coord_step: int = 0,
     progress: bool = True,
     affordance: str = "box",
+    workers: int = 1,
 ):
     """:func:`oracle_examples` as a ``datasets.Dataset``, saved under ``cache_dir`` (when given) and
     reused by later runs that ask for the same scenes, or for some of the scenes a cached run
-    rendered (GRPO's first 500 scenes come from SFT's 1500). Rendering is most of a run's set-up."""
+    rendered (GRPO's first 500 scenes come from SFT's 1500). Rendering is most of a run's set-up:
+    ``workers`` processes share it."""
     from datasets import Dataset, concatenate_datasets, load_from_disk
 
     if cache_dir is None:
-        return Dataset.from_list(oracle_examples(tasks, list(indices), coord_step, progress, affordance))
+        return Dataset.from_list(oracle_examples(tasks, list(indices), coord_step, progress, affordance, workers))
     parts = []
     for task in tasks:  # cached per task, so runs on other task mixes reuse the renders
         path = _oracle_cache_path(cache_dir, task, indices)
@@ -274,7 +275,8 @@ def cached_examples(
         elif (covering := _covering_oracle_cache(cache_dir, task, indices)) is not None:
             parts.append(covering)
         else:
-            Dataset.from_list(oracle_examples([task], list(indices), 0, progress)).save_to_disk(str(path))
+            examples = oracle_examples([task], list(indices), 0, progress, workers=workers)
+            Dataset.from_list(examples).save_to_disk(str(path))
             parts.append(load_from_disk(str(path)))
     dataset = concatenate_datasets(parts)
     if not coord_step and affordance == "box":

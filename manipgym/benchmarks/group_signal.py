@@ -95,7 +95,7 @@ def sample_and_execute(
     data_cache: str | None,
 ) -> list[SampledAnswer]:
     """G sampled answers and the greedy answer of each scene, each executed from its scene."""
-    examples = cached_examples(data_cache, list(tasks), scenes, 0, True)
+    examples = cached_examples(data_cache, list(tasks), scenes, 0, True, workers=workers)
     observations, oracle_answers = observations_and_answers(examples)
     torch.manual_seed(seed)  # the sampled answers are the same on every rerun
     agent = VLMAgent(checkpoint, temperature=temperature)

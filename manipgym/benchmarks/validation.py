@@ -36,7 +36,7 @@ def validation_table(
 ) -> str:
     for checkpoint in checkpoints:  # a bad path fails in one line before any scene is rendered
         check_checkpoint(checkpoint)
-    scenes = validation_scenes(data_cache, list(tasks), per_task)
+    scenes = validation_scenes(data_cache, list(tasks), per_task, workers=workers)
     observations, oracle_answers = observations_and_answers(scenes)
     lines = [
         "| checkpoint | format valid | point error median | within 40 | end error median "

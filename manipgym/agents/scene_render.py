@@ -1,0 +1,94 @@
+"""Render train-manifest scenes for the training stages, in one process or in several.
+
+Rendering the training scenes (reset the simulator to a scene, draw its camera image, ask the
+oracle or the segmentation) is most of a training run's set-up: about 30 minutes for the
+recipe's scenes in one process. Every scene is a pure function of its (task, seed), so the
+scenes can be drawn by a pool of processes and come back in order, identical to one process's.
+Workers are started with ``spawn`` (as the simulator workers, :mod:`manipgym.envs.workers`) so
+that no GL context or torch thread pool is inherited; each keeps one env per task.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from tqdm import tqdm
+
+from manipgym.envs.manifests import manifest_seed
+
+ORACLE = "oracle"  # a scene's image, instruction and oracle answer
+LABELS = "labels"  # a scene's image and the simulator's per-pixel object labels
+
+# A worker takes seconds to start: fewer scenes than this per worker render sooner in this process.
+MIN_SCENES_PER_WORKER = 16
+
+_envs: dict[str, Any] = {}  # this process's env per task
+
+
+def _env(task: str):
+    if task not in _envs:
+        import gymnasium as gym
+
+        import manipgym  # noqa: F401  (registers the envs in a spawned worker)
+
+        _envs[task] = gym.make(f"manipgym/{task}-v0")
+    return _envs[task]
+
+
+def render_scene(job: tuple[str, str, int]) -> tuple:
+    """One train-manifest scene, as ``(image, instruction, oracle answer, seed)`` for ``ORACLE``
+    or ``(image, labels, names)`` for ``LABELS`` (:meth:`TabletopEnv.object_labels`: the target
+    is local label 0)."""
+    kind, task, index = job
+    if kind not in (ORACLE, LABELS):
+        raise ValueError(f"unknown scene kind {kind!r}: use {ORACLE!r} or {LABELS!r}")
+    env, seed = _env(task), manifest_seed(task, "train", index)
+    obs, info = env.reset(seed=seed)
+    if kind == ORACLE:
+        from manipgym.agents.oracle import OracleAgent
+
+        answer = OracleAgent().act([{**obs, "ground_truth": info["ground_truth"]}])[0]
+        return obs["image"], obs["instruction"], answer, seed
+    labels, names = env.unwrapped.object_labels()
+    return obs["image"], labels, names
+
+
+def render_scenes(
+    kind: str,
+    task: str,
+    indices: Sequence[int],
+    workers: int = 1,
+    progress: bool = True,
+    min_per_worker: int = MIN_SCENES_PER_WORKER,
+) -> Iterator[tuple]:
+    """:func:`render_scene` of each of ``indices`` of ``task``, in order. ``workers`` > 1 draws
+    them in up to that many processes, at least ``min_per_worker`` scenes each."""
+    jobs = [(kind, task, int(index)) for index in indices]
+    workers = min(workers, len(jobs) // max(1, min_per_worker))
+    bar = tqdm(total=len(jobs), desc=f"{kind} scenes {task}", disable=not progress)
+    if workers <= 1:
+        for job in jobs:
+            yield render_scene(job)
+            bar.update()
+        _close_envs()
+    else:
+        chunk = max(1, min(16, len(jobs) // (4 * workers)))  # small enough that the workers finish together
+        with mp.get_context("spawn").Pool(workers) as pool:
+            for scene in pool.imap(render_scene, jobs, chunksize=chunk):
+                yield scene
+                bar.update()
+    bar.close()
+
+
+def default_render_workers() -> int:
+    """The processes a training command renders with unless told: the CPUs this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _close_envs() -> None:
+    for env in _envs.values():
+        env.close()
+    _envs.clear()
