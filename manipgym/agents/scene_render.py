@@ -11,7 +11,6 @@ that no GL context or torch thread pool is inherited; each keeps one env per tas
 from __future__ import annotations
 
 import multiprocessing as mp
-import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -81,11 +80,6 @@ def render_scenes(
                 yield scene
                 bar.update()
     bar.close()
-
-
-def default_render_workers() -> int:
-    """The processes a training command renders with unless told: the CPUs this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _close_envs() -> None:
