@@ -16,7 +16,21 @@ SPLIT_NAMES = tuple(SPLITS)
 SUITE_NAMES = tuple(SUITES)
 ARCHITECTURES = ("qwen2_5_vl", "idefics3")  # kept in step with manipgym.agents.tiny_vlm (which loads torch)
 DEVICE_HELP = "auto (CUDA when present: bf16 mixed precision, float32 weights), cpu, cuda"
-RENDER_WORKERS_HELP = "simulator processes that render the training scenes not yet in --data-cache (default 2)"
+RENDER_WORKERS_HELP = (
+    "simulator processes that render the scenes not in --data-cache: up to N, at least 16 scenes each; "
+    "1 renders in this process (default 2)"
+)
+
+
+def positive_int(text: str) -> int:
+    """An argparse ``type=`` for counts that must be 1 or more (worker processes)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {text!r}")
+    return value
 
 
 def _doctor(args: argparse.Namespace) -> int:
@@ -453,7 +467,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--eval-every", type=int, default=100, help="steps between learning-curve points in curve.jsonl (0: off)"
     )
     sft.add_argument("--data-cache", help="folder that keeps rendered training examples for later runs")
-    sft.add_argument("--workers", type=int, default=2, help=RENDER_WORKERS_HELP)
+    sft.add_argument("--workers", type=positive_int, default=2, help=RENDER_WORKERS_HELP)
     sft.add_argument(
         "--affordance",
         choices=AFFORDANCE_FORMS,
@@ -513,7 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
     ground.add_argument("--lr", type=float, default=2e-3, help="peak learning rate, one-cycle (default 2e-3)")
     _color_jitter_option(ground)
     ground.add_argument("--data-cache", help="folder that keeps the rendered, labelled scenes for later runs")
-    ground.add_argument("--workers", type=int, default=2, help=RENDER_WORKERS_HELP)
+    ground.add_argument("--workers", type=positive_int, default=2, help=RENDER_WORKERS_HELP)
     ground.add_argument("--seed", type=int, default=0, help="seed of the initialisation and batches (default 0)")
     ground.add_argument("--device", default="auto", help=DEVICE_HELP)
     ground.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -563,7 +577,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     grpo.add_argument(
         "--workers",
-        type=int,
+        type=positive_int,
         default=2,
         help="simulator worker processes: render the training scenes, execute the answers (default 2)",
     )

@@ -84,7 +84,10 @@ def test_train_speed_script_times_every_stage_of_the_recipe_and_loads_its_model(
 
 
 def test_render_speed_script_times_each_worker_count(capsys):
-    assert render_speed.main(["--scenes", "2", "--workers", "1,2", "--kind", "labels"]) == 0
+    assert render_speed.main(["--scenes", "1", "--workers", "1,2,8", "--kind", "labels"]) == 0
     rows = [line.split("|")[1:-1] for line in capsys.readouterr().out.splitlines()[2:]]
-    assert [(row[0].strip(), int(row[1]), int(row[2])) for row in rows] == [("labels", 1, 8), ("labels", 2, 8)]
-    assert rows[0][5].strip() == "100%" and float(rows[1][4]) > 0
+    # one scene per task: 8 workers asked, 4 used (no more processes than scenes)
+    assert [(row[0].strip(), int(row[1]), int(row[2])) for row in rows] == [("labels", w, 4) for w in (1, 2, 4)]
+    assert all(float(row[4]) > 0 for row in rows)
+    with pytest.raises(SystemExit):
+        render_speed.main(["--workers", "0"])

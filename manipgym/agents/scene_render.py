@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from tqdm import tqdm
@@ -42,8 +43,6 @@ def render_scene(job: tuple[str, str, int]) -> tuple:
     or ``(image, labels, names)`` for ``LABELS`` (:meth:`TabletopEnv.object_labels`: the target
     is local label 0)."""
     kind, task, index = job
-    if kind not in (ORACLE, LABELS):
-        raise ValueError(f"unknown scene kind {kind!r}: use {ORACLE!r} or {LABELS!r}")
     env, seed = _env(task), manifest_seed(task, "train", index)
     obs, info = env.reset(seed=seed)
     if kind == ORACLE:
@@ -51,35 +50,50 @@ def render_scene(job: tuple[str, str, int]) -> tuple:
 
         answer = OracleAgent().act([{**obs, "ground_truth": info["ground_truth"]}])[0]
         return obs["image"], obs["instruction"], answer, seed
-    labels, names = env.unwrapped.object_labels()
-    return obs["image"], labels, names
+    if kind == LABELS:
+        labels, names = env.unwrapped.object_labels()
+        return obs["image"], labels, names
+    raise ValueError(f"unknown scene kind {kind!r}: use {ORACLE!r} or {LABELS!r}")
 
 
 def render_scenes(
     kind: str,
-    task: str,
-    indices: Sequence[int],
+    scenes: Sequence[tuple[str, int]],
     workers: int = 1,
     progress: bool = True,
     min_per_worker: int = MIN_SCENES_PER_WORKER,
 ) -> Iterator[tuple]:
-    """:func:`render_scene` of each of ``indices`` of ``task``, in order. ``workers`` > 1 draws
-    them in up to that many processes, at least ``min_per_worker`` scenes each."""
-    jobs = [(kind, task, int(index)) for index in indices]
-    workers = min(workers, len(jobs) // max(1, min_per_worker))
-    bar = tqdm(total=len(jobs), desc=f"{kind} scenes {task}", disable=not progress)
-    if workers <= 1:
-        for job in jobs:
-            yield render_scene(job)
-            bar.update()
-        _close_envs()
-    else:
-        chunk = max(1, min(16, len(jobs) // (4 * workers)))  # small enough that the workers finish together
-        with mp.get_context("spawn").Pool(workers) as pool:
-            for scene in pool.imap(render_scene, jobs, chunksize=chunk):
-                yield scene
+    """:func:`render_scene` of each (task, train-manifest index) of ``scenes``, in order. With
+    ``workers`` > 1 they are drawn by up to that many processes, at least ``min_per_worker``
+    scenes each (:func:`render_processes`); a worker that dies raises ``BrokenProcessPool``."""
+    if kind not in (ORACLE, LABELS):  # before any worker starts
+        raise ValueError(f"unknown scene kind {kind!r}: use {ORACLE!r} or {LABELS!r}")
+    jobs = [(kind, task, int(index)) for task, index in scenes]
+    workers = render_processes(len(jobs), workers, min_per_worker)
+    bar = tqdm(total=len(jobs), desc=f"rendering {kind} scenes", disable=not progress)
+    try:
+        if workers == 1:
+            for job in jobs:
+                yield render_scene(job)
                 bar.update()
-    bar.close()
+        else:
+            chunk = max(1, min(16, len(jobs) // (4 * workers)))  # small enough that the workers finish together
+            pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"))
+            try:
+                for scene in pool.map(render_scene, jobs, chunksize=chunk):
+                    yield scene
+                    bar.update()
+            finally:  # a caller that stops early does not wait for the scenes still queued
+                pool.shutdown(wait=True, cancel_futures=True)
+    finally:
+        _close_envs()
+        bar.close()
+
+
+def render_processes(scenes: int, workers: int, min_per_worker: int = MIN_SCENES_PER_WORKER) -> int:
+    """How many processes :func:`render_scenes` draws ``scenes`` scenes in: ``workers``, fewer
+    where a process would get under ``min_per_worker`` scenes, and 1 (this process) at least."""
+    return max(1, min(workers, scenes // max(1, min_per_worker)))
 
 
 def _close_envs() -> None:

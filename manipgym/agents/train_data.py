@@ -85,20 +85,20 @@ def oracle_examples(
 ) -> list[dict]:
     """Prompt/completion examples (image, prompt, oracle answer) of the given train-manifest
     scenes, rendered in ``workers`` processes (:func:`render_scenes`)."""
-    examples = []
-    for task in tasks:
-        for image, instruction, answer, seed in render_scenes(ORACLE, task, indices, workers, progress):
-            examples.append(
-                {
-                    "images": [Image.fromarray(image)],
-                    "prompt": chat_prompt(instruction),
-                    "completion": completion_message(training_answer(answer, coord_step, affordance)),
-                    "task": task,
-                    "seed": seed,
-                    "instruction": instruction,
-                    "oracle_answer": answer,
-                }
-            )
+    examples, scenes = [], [(task, index) for task in tasks for index in indices]
+    rendered = render_scenes(ORACLE, scenes, workers, progress)
+    for (image, instruction, answer, seed), (task, _) in zip(rendered, scenes):  # rendered first: it finishes
+        examples.append(
+            {
+                "images": [Image.fromarray(image)],
+                "prompt": chat_prompt(instruction),
+                "completion": completion_message(training_answer(answer, coord_step, affordance)),
+                "task": task,
+                "seed": seed,
+                "instruction": instruction,
+                "oracle_answer": answer,
+            }
+        )
     return examples
 
 
@@ -126,13 +126,13 @@ def labelled_scenes(
             words = [tuple(w) for w in json.loads(str(data["words"]))]
             return LabelledScenes(data["images"], data["labels"], words, data["targets"])
     images, labels, targets, vocabulary = [], [], [], {}
-    for task in tasks:
-        for image, local, names in render_scenes(LABELS, task, range(scenes_per_task), workers, progress):
-            # local label 0 is the task's target; -1 indexes the appended -1: background stays -1
-            remap = np.array([vocabulary.setdefault(words, len(vocabulary)) for words in names] + [-1], np.int16)
-            images.append(image)
-            labels.append(remap[local])
-            targets.append(remap[0])
+    scenes = [(task, index) for task in tasks for index in range(scenes_per_task)]
+    for image, local, names in render_scenes(LABELS, scenes, workers, progress):
+        # local label 0 is the task's target; -1 indexes the appended -1: background stays -1
+        remap = np.array([vocabulary.setdefault(words, len(vocabulary)) for words in names] + [-1], np.int16)
+        images.append(image)
+        labels.append(remap[local])
+        targets.append(remap[0])
     words = sorted(vocabulary, key=vocabulary.get)
     result = LabelledScenes(np.stack(images), np.stack(labels), words, np.array(targets, np.int16))
     if path is not None:

@@ -149,7 +149,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--generations", type=int, default=8, help="answers sampled per scene, G (default 8)")
     parser.add_argument("--temperature", type=float, default=0.3, help="sampling temperature (default 0.3)")
     parser.add_argument("--tasks", type=task_list, default=list(TASK_NAMES), help="comma-separated tasks")
-    parser.add_argument("--workers", type=int, default=2, help="simulator worker processes (default 2)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="simulator worker processes: render uncached scenes, execute the answers (default 2)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the sampling (default 0)")
     parser.add_argument("--data-cache", help="folder that keeps rendered scenes (as train --data-cache)")
     args = parser.parse_args(argv)

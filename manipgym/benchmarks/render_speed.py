@@ -15,33 +15,40 @@ import argparse
 import sys
 import time
 
-from manipgym.agents.scene_render import LABELS, ORACLE, render_scenes
+from manipgym.agents.scene_render import LABELS, ORACLE, render_processes, render_scenes
 from manipgym.envs import TASK_NAMES
 
 
-def timed_render(kind: str, scenes: int, workers: int) -> tuple[int, float]:
-    """Scenes rendered and seconds taken, over all tasks."""
-    started, count = time.perf_counter(), 0
-    for task in TASK_NAMES:
-        # min_per_worker=1: the pool is timed even on a few scenes (the commands render those in-process)
-        count += sum(1 for _ in render_scenes(kind, task, range(scenes), workers, False, min_per_worker=1))
-    return count, time.perf_counter() - started
+def timed_render(kind: str, scenes: list[tuple[str, int]], workers: int) -> float:
+    """Seconds taken to render ``scenes`` in ``workers`` processes (one pool for all tasks, as
+    the training commands' labelled scenes; their oracle scenes take one pool per task)."""
+    started = time.perf_counter()
+    # min_per_worker=1: the pool is timed even on a few scenes (the commands render those in-process)
+    for _ in render_scenes(kind, scenes, workers, progress=False, min_per_worker=1):
+        pass
+    return time.perf_counter() - started
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenes", type=int, default=100, help="train scenes per task (default 100)")
-    parser.add_argument("--workers", default="1,2", help="comma-separated worker counts (default 1,2)")
+    parser.add_argument("--workers", default="1,2", help="comma-separated worker counts, each 1 or more (default 1,2)")
     parser.add_argument("--kind", choices=[ORACLE, LABELS], default=ORACLE, help="what is rendered (default oracle)")
     args = parser.parse_args(argv)
+    counts = [int(w) for w in args.workers.split(",")]
+    if args.scenes < 1 or min(counts) < 1:
+        parser.error("--scenes and every --workers count must be 1 or more")
+    scenes = [(task, index) for task in TASK_NAMES for index in range(args.scenes)]
     print("| kind | workers | scenes | wall time (s) | scenes/s | scaling efficiency |")
     print("|---|---|---|---|---|---|")
     per_worker = None  # the first row's scenes/s per worker: the efficiency's baseline
-    for workers in [int(w) for w in args.workers.split(",")]:
-        count, seconds = timed_render(args.kind, args.scenes, workers)
-        rate = count / seconds
+    for asked in counts:
+        workers = render_processes(len(scenes), asked, min_per_worker=1)  # no more processes than scenes
+        seconds = timed_render(args.kind, scenes, workers)
+        rate = len(scenes) / seconds
         per_worker = per_worker or rate / workers
-        print(f"| {args.kind} | {workers} | {count} | {seconds:.0f} | {rate:.2f} | {rate / per_worker / workers:.0%} |")
+        efficiency = rate / per_worker / workers
+        print(f"| {args.kind} | {workers} | {len(scenes)} | {seconds:.0f} | {rate:.2f} | {efficiency:.0%} |")
     return 0
 
 

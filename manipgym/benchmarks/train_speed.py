@@ -39,7 +39,7 @@ MODELS = {
 
 def stage_commands(model: str, out: Path, args: argparse.Namespace) -> dict[str, list[str]]:
     """The README recipe's three commands, scaled down to ``args``' steps and scenes."""
-    cache, common = str(out / "cache"), ["--device", args.device, "--no-progress"]
+    cache, common = str(out / "cache"), ["--device", args.device, "--workers", str(args.workers), "--no-progress"]
     run = out / model
     return {
         "ground": ["train", "ground", "--out", str(run / "ground"), "--merge", "2", *MODELS[model]]
@@ -52,7 +52,7 @@ def stage_commands(model: str, out: Path, args: argparse.Namespace) -> dict[str,
         "grpo": ["train", "grpo", "--init", str(run / "sft"), "--out", str(run / "grpo")]
         + ["--scenes-per-task", str(args.scenes), "--steps", str(args.grpo_steps), "--save-steps", str(args.grpo_steps)]
         + ["--eval-every", "0", "--batch-size", "32", "--lr", "5e-5", "--beta", "0.04", "--num-generations", "8"]
-        + ["--temperature", "0.3", "--freeze-vision", "--workers", str(args.workers), "--data-cache", cache, *common],
+        + ["--temperature", "0.3", "--freeze-vision", "--data-cache", cache, *common],
     }
 
 
@@ -93,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ground-steps", type=int, default=40, help="(40)")
     parser.add_argument("--sft-steps", type=int, default=40, help="(40)")
     parser.add_argument("--grpo-steps", type=int, default=3, help="(3)")
-    parser.add_argument("--workers", type=int, default=2, help="simulator workers of the GRPO stage (2)")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="simulator workers of every stage: rendering, GRPO's episodes (2)"
+    )
     args = parser.parse_args(argv)
     models = args.models.split(",")
     unknown = sorted(set(models) - set(MODELS))

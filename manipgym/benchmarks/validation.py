@@ -66,7 +66,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--tasks", type=task_list, default=list(TASK_NAMES), help="comma-separated tasks (default: all)"
     )
-    parser.add_argument("--workers", type=int, default=2, help="simulator worker processes (default 2)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="simulator worker processes: render uncached scenes, execute the answers (default 2)",
+    )
     parser.add_argument("--data-cache", help="folder that keeps rendered scenes (as train --data-cache)")
     args = parser.parse_args(argv)
     if not 1 <= args.per_task <= len(VALIDATION_INDICES):
