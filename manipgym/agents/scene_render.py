@@ -38,11 +38,17 @@ def _env(task: str):
     return _envs[task]
 
 
+def _check_kind(kind: str) -> None:
+    if kind not in (ORACLE, LABELS):
+        raise ValueError(f"unknown scene kind {kind!r}: use {ORACLE!r} or {LABELS!r}")
+
+
 def render_scene(job: tuple[str, str, int]) -> tuple:
     """One train-manifest scene, as ``(image, instruction, oracle answer, seed)`` for ``ORACLE``
     or ``(image, labels, names)`` for ``LABELS`` (:meth:`TabletopEnv.object_labels`: the target
     is local label 0)."""
     kind, task, index = job
+    _check_kind(kind)
     env, seed = _env(task), manifest_seed(task, "train", index)
     obs, info = env.reset(seed=seed)
     if kind == ORACLE:
@@ -50,10 +56,8 @@ def render_scene(job: tuple[str, str, int]) -> tuple:
 
         answer = OracleAgent().act([{**obs, "ground_truth": info["ground_truth"]}])[0]
         return obs["image"], obs["instruction"], answer, seed
-    if kind == LABELS:
-        labels, names = env.unwrapped.object_labels()
-        return obs["image"], labels, names
-    raise ValueError(f"unknown scene kind {kind!r}: use {ORACLE!r} or {LABELS!r}")
+    labels, names = env.unwrapped.object_labels()
+    return obs["image"], labels, names
 
 
 def render_scenes(
@@ -66,8 +70,7 @@ def render_scenes(
     """:func:`render_scene` of each (task, train-manifest index) of ``scenes``, in order. With
     ``workers`` > 1 they are drawn by up to that many processes, at least ``min_per_worker``
     scenes each (:func:`render_processes`); a worker that dies raises ``BrokenProcessPool``."""
-    if kind not in (ORACLE, LABELS):  # before any worker starts
-        raise ValueError(f"unknown scene kind {kind!r}: use {ORACLE!r} or {LABELS!r}")
+    _check_kind(kind)  # before any worker starts
     jobs = [(kind, task, int(index)) for task, index in scenes]
     workers = render_processes(len(jobs), workers, min_per_worker)
     bar = tqdm(total=len(jobs), desc=f"rendering {kind} scenes", disable=not progress)

@@ -87,7 +87,8 @@ def oracle_examples(
     scenes, rendered in ``workers`` processes (:func:`render_scenes`)."""
     examples, scenes = [], [(task, index) for task in tasks for index in indices]
     rendered = render_scenes(ORACLE, scenes, workers, progress)
-    for (image, instruction, answer, seed), (task, _) in zip(rendered, scenes):  # rendered first: it finishes
+    # the generator first: zip then runs it to its end, so that its pool and envs close at once
+    for (image, instruction, answer, seed), (task, _) in zip(rendered, scenes):
         examples.append(
             {
                 "images": [Image.fromarray(image)],

@@ -16,7 +16,13 @@ import sys
 import time
 
 from manipgym.agents.scene_render import LABELS, ORACLE, render_processes, render_scenes
+from manipgym.cli import positive_int
 from manipgym.envs import TASK_NAMES
+
+
+def worker_counts(text: str) -> list[int]:
+    """``"1,2"`` -> ``[1, 2]``; a count under 1 is an argparse error."""
+    return [positive_int(count) for count in text.split(",")]
 
 
 def timed_render(kind: str, scenes: list[tuple[str, int]], workers: int) -> float:
@@ -31,18 +37,17 @@ def timed_render(kind: str, scenes: list[tuple[str, int]], workers: int) -> floa
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenes", type=int, default=100, help="train scenes per task (default 100)")
-    parser.add_argument("--workers", default="1,2", help="comma-separated worker counts, each 1 or more (default 1,2)")
+    parser.add_argument("--scenes", type=positive_int, default=100, help="train scenes per task (default 100)")
+    parser.add_argument(
+        "--workers", type=worker_counts, default=[1, 2], help="comma-separated worker counts, each 1 or more (1,2)"
+    )
     parser.add_argument("--kind", choices=[ORACLE, LABELS], default=ORACLE, help="what is rendered (default oracle)")
     args = parser.parse_args(argv)
-    counts = [int(w) for w in args.workers.split(",")]
-    if args.scenes < 1 or min(counts) < 1:
-        parser.error("--scenes and every --workers count must be 1 or more")
     scenes = [(task, index) for task in TASK_NAMES for index in range(args.scenes)]
     print("| kind | workers | scenes | wall time (s) | scenes/s | scaling efficiency |")
     print("|---|---|---|---|---|---|")
     per_worker = None  # the first row's scenes/s per worker: the efficiency's baseline
-    for asked in counts:
+    for asked in args.workers:
         workers = render_processes(len(scenes), asked, min_per_worker=1)  # no more processes than scenes
         seconds = timed_render(args.kind, scenes, workers)
         rate = len(scenes) / seconds
