@@ -81,7 +81,7 @@ def check_resume(out: Path, record: dict) -> None:
     """Raise ValueError when ``record`` differs from the record of ``out``'s last checkpoint in an
     option outside :data:`RESUMABLE_OPTIONS`. A checkpoint without a record is not checked; the
     tiny model's options are not compared for a run that started from ``--init`` (they build
-    nothing there), and ``--init`` paths count as one when they name the same folder."""
+    nothing there; older records hold them), and ``--init`` paths count as one when they name the same folder."""
     last = last_checkpoint(Path(out))
     saved = Path(last) / RECORD if last else None
     if saved is None or not saved.exists():
@@ -171,8 +171,14 @@ def hardware(device: torch.device, wall_seconds: float) -> dict:
 
 
 def run_record(stage: str, config, coord_step: int) -> dict:
-    """What ``manipgym_train.json`` holds: the stage, the location-token step and the run's options."""
-    return {"stage": stage, "coord_step": coord_step, **asdict(config)}
+    """What ``manipgym_train.json`` holds: the stage, the location-token step and the run's options.
+    A run that starts from ``--init`` leaves out the options that build a fresh tiny model (``arch``
+    and the TINY options): they built nothing, and the model is the one ``--init`` names."""
+    record = {"stage": stage, "coord_step": coord_step, **asdict(config)}
+    if record.get("init"):
+        record.pop("arch", None)
+        record.pop("tiny", None)
+    return record
 
 
 def write_record(directory: Path, record: dict) -> None:

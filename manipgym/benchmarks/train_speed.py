@@ -2,8 +2,9 @@
 
     python -m manipgym.benchmarks.train_speed [--device auto] [--models tiny,large] [--out DIR]
 
-Runs the shipped model's recipe (``manipgym train ground``, then ``train sft --init`` and ``train
-grpo --init`` with the README's options, learning curves off) for a few steps on a few scenes,
+Runs the README's recipe (``manipgym train ground`` and ``train sft --init`` with the shipped
+model's options, then ``train grpo --init`` with the options of the GRPO runs there; learning
+curves off) for a few steps on a few scenes,
 for the recipe's tiny model and, with ``--models tiny,large``, a larger one (the same commands
 with wider, deeper ``--text-*``/``--vision-*`` options). Then it loads each GRPO checkpoint with
 ``VLMAgent`` on the device and answers four validation scenes per task (a check that it loads and
@@ -47,7 +48,8 @@ def stage_commands(model: str, out: Path, args: argparse.Namespace) -> dict[str,
         + ["--batch-size", str(min(32, len(TASK_NAMES) * args.scenes))],  # the recipe's 32 when there are as many
         "sft": ["train", "sft", "--init", str(run / "ground"), "--out", str(run / "sft"), "--affordance", "point"]
         + ["--episodes-per-task", str(args.scenes), "--pointing-scenes", str(args.scenes)]
-        + ["--pointing-attention", "1", "--freeze-vision", "--steps", str(args.sft_steps), "--lr", "1e-3"]
+        + ["--pointing-attention", "1", "--task-attention", "--goal-attention", "--freeze-vision"]
+        + ["--steps", str(args.sft_steps), "--lr", "1e-3"]
         + ["--save-steps", str(args.sft_steps), "--eval-every", "0", "--data-cache", cache, *common],
         "grpo": ["train", "grpo", "--init", str(run / "sft"), "--out", str(run / "grpo")]
         + ["--scenes-per-task", str(args.scenes), "--steps", str(args.grpo_steps), "--save-steps", str(args.grpo_steps)]
