@@ -168,7 +168,7 @@ def test_grpo_run_logs_each_step_and_writes_a_loadable_checkpoint(tmp_path, sft)
     )
     assert (older["stage"], older["step"], older["coord_step"]) == ("grpo", 2, record["coord_step"])
     curve = [json.loads(line) for line in (out / "curve.jsonl").read_text().splitlines()]
-    assert [row["step"] for row in curve] == [2, 3]  # every --eval-every steps and at the end
+    assert [row["step"] for row in curve] == [0, 2, 3]  # the start, every --eval-every steps, the end; once each
     assert all(0 <= row["success"] <= row["format_valid"] <= 1 for row in curve)  # executed greedy answers
     # the default (--freeze-vision): the optimizer updates the language model only
     count, with_tower = _trainable_parameters(config)

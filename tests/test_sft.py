@@ -209,7 +209,7 @@ def test_train_sft_writes_a_loadable_checkpoint_that_changed(tmp_path):
     assert record["task_attention"] is True and record["goal_attention"] is True
     assert_ran_here(out)
     curve = [json.loads(line) for line in (out / "curve.jsonl").read_text().splitlines()]
-    assert [row["step"] for row in curve] == [2, 3]
+    assert [row["step"] for row in curve] == [0, 2, 3]  # the starting model, every --eval-every steps, the end
     assert 0 <= curve[-1]["within_40"] <= curve[-1]["format_valid"] <= 1 and curve[-1]["train_seconds"] > 0
     agent = VLMAgent(out, max_new_tokens=8)
     blank = {"image": np.zeros((224, 224, 3), np.uint8), "instruction": "lift the red cube"}

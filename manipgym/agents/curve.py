@@ -1,6 +1,7 @@
 """Learning curves: does the model learn *where* things are, not only the answer's format?
 
-Every ``every`` optimiser steps the model answers the validation scenes greedily, and one line goes
+Before the first step (step 0: the starting model, so the curve shows what training changed) and
+every ``every`` optimiser steps the model answers the validation scenes greedily, and one line goes
 to ``curve.jsonl``: training time so far (evaluation excluded), step, format-valid rate, mean and
 median affordance point error (0–1000 units, box centre vs the oracle's), the within-40-units
 rate and the median error of the trajectory's end point. Validation scenes are train-manifest
@@ -61,12 +62,17 @@ def curve_point(answers: Sequence[str], oracle_answers: Sequence[str]) -> dict[s
 
 
 class PointErrorCurve(TrainerCallback):
-    """Appends a point of the learning curve to ``path`` every ``every`` steps (and at the end)."""
+    """Appends a point of the learning curve to ``path`` at step 0, every ``every`` steps and at the end."""
 
     def __init__(self, validation, processor, path: str | Path, every: int, batch_size: int = 32):
         self.observations, self.oracle_answers = observations_and_answers(validation)
         self.processor, self.path, self.every, self.batch_size = processor, Path(path), every, batch_size
         self.train_seconds, self._since = _train_seconds_so_far(self.path), None
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        # the start's point, which a resumed run's curve already holds
+        if state.global_step == 0 and not _has_points(self.path):
+            self.record(model, 0)
 
     def on_step_begin(self, args, state, control, **kwargs):
         self._since = time.perf_counter()
@@ -106,6 +112,10 @@ def validation_scenes(cache_dir, tasks: Sequence[str], per_task: int, progress: 
     """The first ``per_task`` validation scenes of each task, as oracle examples (image,
     instruction, oracle answer, task, seed), rendered in ``workers`` processes when not cached."""
     return cached_examples(cache_dir, tasks, VALIDATION_INDICES[:per_task], 0, progress, workers=workers)
+
+
+def _has_points(path: Path) -> bool:
+    return path.exists() and any(line.strip() for line in path.read_text().splitlines())
 
 
 def _train_seconds_so_far(path: Path) -> float:
