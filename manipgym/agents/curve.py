@@ -71,7 +71,7 @@ class PointErrorCurve(TrainerCallback):
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
         # the start's point, which a resumed run's curve already holds
-        if state.global_step == 0 and not _has_points(self.path):
+        if state.global_step == 0 and not _curve_lines(self.path):
             self.record(model, 0)
 
     def on_step_begin(self, args, state, control, **kwargs):
@@ -114,15 +114,14 @@ def validation_scenes(cache_dir, tasks: Sequence[str], per_task: int, progress: 
     return cached_examples(cache_dir, tasks, VALIDATION_INDICES[:per_task], 0, progress, workers=workers)
 
 
-def _has_points(path: Path) -> bool:
-    return path.exists() and any(line.strip() for line in path.read_text().splitlines())
+def _curve_lines(path: Path) -> list[str]:
+    """The points already in a curve file (a resumed run's), as JSON lines."""
+    return [line for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
 
 
 def _train_seconds_so_far(path: Path) -> float:
     """Where a resumed run's clock starts: the last curve point's training time."""
-    if not path.exists():
-        return 0.0
-    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    lines = _curve_lines(path)
     try:
         return float(json.loads(lines[-1])["train_seconds"]) if lines else 0.0
     except (ValueError, KeyError):
