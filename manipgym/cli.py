@@ -598,7 +598,11 @@ def build_parser() -> argparse.ArgumentParser:
     grpo.set_defaults(func=_train_grpo)
 
     export = sub.add_parser(
-        "export", help="copy a trained checkpoint's model, without its training state, e.g. to ship it"
+        "export",
+        help="copy a trained checkpoint's model, without its training state, e.g. to ship it",
+        description="Copy a trained checkpoint's model (weights, config, processor, run record and "
+        "learning curve) without its training state, its tokenizer set to pad on the left for batched "
+        "generation: how a checkpoint chosen by the curve becomes a model to ship or share.",
     )
     export.add_argument("checkpoint", help="a train sft/grpo output or one of its checkpoints/checkpoint-N")
     export.add_argument("--out", required=True, help="new model directory")

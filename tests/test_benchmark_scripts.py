@@ -71,6 +71,13 @@ def test_validation_script_executes_the_greedy_answers_of_each_checkpoint(tmp_pa
     assert "error:" in capsys.readouterr().err
 
 
+def test_validation_script_refuses_zero_workers(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        validation.main([str(SHIPPED_CHECKPOINT), "--workers", "0"])
+    assert exit_info.value.code == 2
+    assert "--workers: expected a whole number of 1 or more" in capsys.readouterr().err
+
+
 def test_train_speed_script_times_every_stage_of_the_recipe_and_loads_its_model(tmp_path, capsys):
     options = ["--device", "cpu", "--out", str(tmp_path), "--scenes", "1", "--workers", "1"]
     assert train_speed.main([*options, "--ground-steps", "2", "--sft-steps", "2", "--grpo-steps", "1"]) == 0

@@ -2,6 +2,8 @@
 
 import math
 
+import pytest
+
 from manipgym.benchmarks.group_signal import SampledAnswer, group_statistics, main
 
 
@@ -41,3 +43,10 @@ def test_group_signal_samples_and_executes_the_shipped_model(capsys):
 def test_group_signal_rejects_scenes_outside_the_training_range(capsys):
     assert main(["manipgym/assets/models/tiny-vlm", "--first-scene", "1899", "--per-task", "2"]) == 2
     assert capsys.readouterr().err.startswith("error: training scenes are train-manifest indices 0..1899")
+
+
+def test_group_signal_refuses_zero_workers(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["manipgym/assets/models/tiny-vlm", "--workers", "0"])
+    assert exit_info.value.code == 2
+    assert "--workers: expected a whole number of 1 or more" in capsys.readouterr().err

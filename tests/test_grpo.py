@@ -6,6 +6,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from conftest import assert_ran_here
+from transformers import AutoTokenizer
 
 from manipgym.agents import OracleAgent
 from manipgym.agents.grpo import (
@@ -158,6 +159,7 @@ def test_grpo_run_logs_each_step_and_writes_a_loadable_checkpoint(tmp_path, sft)
     assert not names & {"optimizer.pt", "scheduler.pt", "trainer_state.json", "training_args.bin"}
     assert json.loads((shipped / "manipgym_train.json").read_text())["step"] == 1
     assert isinstance(VLMAgent(shipped, max_new_tokens=8).act([blank])[0], str)
+    assert AutoTokenizer.from_pretrained(shipped).padding_side == "left"  # for batched generation
     with pytest.raises(FileExistsError, match="already holds a model"):
         export_model(out, shipped)
     final = {p.name for p in export_model(out, tmp_path / "final").iterdir()}  # the run's final model

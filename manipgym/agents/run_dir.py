@@ -231,4 +231,14 @@ def export_model(checkpoint: str | Path, out: str | Path) -> Path:
         write_record(out, {**record, "step": int(step) if step.isdigit() else record.get("step")})
     if (run / "curve.jsonl").exists():
         shutil.copy2(run / "curve.jsonl", out / "curve.jsonl")
+    _pad_on_the_left(out / "tokenizer_config.json")
     return out
+
+
+def _pad_on_the_left(tokenizer_config: Path) -> None:
+    """An exported model is for answering, and batched generation continues from the right end of
+    each prompt: record left padding, so that loaders other than VLMAgent (which sets it itself)
+    pad the way generation needs. Training saves whatever padding side its collator used."""
+    if tokenizer_config.exists():
+        config = json.loads(tokenizer_config.read_text())
+        tokenizer_config.write_text(json.dumps({**config, "padding_side": "left"}, indent=2, ensure_ascii=False) + "\n")

@@ -27,6 +27,7 @@ from manipgym.agents.curve import observations_and_answers, point_error
 from manipgym.agents.grpo import train_scene_rewards
 from manipgym.agents.train_data import cached_examples, check_training_indices
 from manipgym.agents.vlm import CheckpointError, VLMAgent, check_checkpoint
+from manipgym.cli import positive_int
 from manipgym.envs import TASK_NAMES, task_list
 from manipgym.envs.workers import Worker
 
@@ -151,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", type=task_list, default=list(TASK_NAMES), help="comma-separated tasks")
     parser.add_argument(
         "--workers",
-        type=int,
+        type=positive_int,
         default=2,
         help="simulator worker processes: render uncached scenes, execute the answers (default 2)",
     )

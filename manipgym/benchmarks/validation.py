@@ -23,6 +23,7 @@ from manipgym.agents.curve import curve_point, observations_and_answers, validat
 from manipgym.agents.grpo import executed_success
 from manipgym.agents.train_data import VALIDATION_INDICES
 from manipgym.agents.vlm import CheckpointError, VLMAgent, check_checkpoint
+from manipgym.cli import positive_int
 from manipgym.envs import TASK_NAMES, task_list
 from manipgym.envs.workers import Worker
 
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--workers",
-        type=int,
+        type=positive_int,
         default=2,
         help="simulator worker processes: render uncached scenes, execute the answers (default 2)",
     )
