@@ -49,10 +49,19 @@ def test_curves_script_tabulates_every_point_and_names_a_missing_curve(tmp_path,
             "within_40": 0.02,
         },
     ]
+    start = {"step": 0, "train_seconds": 0.0, "format_valid": 0.0, "point_error_mean": None, "within_40": 0.0}
+    old_start = {**start, "point_error_mean": float("nan")}  # as curves written before errors became null
+    points += [{**start, "point_error_median": None}, {**old_start, "point_error_median": float("nan")}]
     (run / "curve.jsonl").write_text("".join(json.dumps(p) + "\n" for p in points))
     assert curves.main([str(run)]) == 0
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| sft-a")]
-    assert rows == ["| sft-a | 250 | 2.0 | 50% | 300 | 280 | 2% |", "| sft-a | 500 | 4.0 | 100% | 80 | 41 | 49% |"]
+    no_answer = "| sft-a | 0 | 0.0 | 0% | – | – | 0% |"  # no answer parsed: no point error to show
+    assert rows == [
+        no_answer,
+        no_answer,
+        "| sft-a | 250 | 2.0 | 50% | 300 | 280 | 2% |",
+        "| sft-a | 500 | 4.0 | 100% | 80 | 41 | 49% |",
+    ]
     assert curves.main([str(tmp_path / "none")]) == 2
     assert "--eval-every" in capsys.readouterr().err
 

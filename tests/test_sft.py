@@ -166,6 +166,10 @@ def test_curve_point_scores_position_and_counts_invalid_answers_as_misses():
     assert point["point_error_mean"] == pytest.approx(205.0)
     assert point["within_40"] == pytest.approx(1 / 3)
     assert point["end_error_median"] == pytest.approx(15.0)  # ends 0 and 30 units from the oracle's
+    unparsed = curve_point(["garbage", ""], [target] * 2)  # a start that has not learnt the format
+    assert unparsed["format_valid"] == unparsed["within_40"] == 0.0
+    assert unparsed["point_error_median"] is None and unparsed["end_error_median"] is None
+    assert json.loads(json.dumps(unparsed, allow_nan=False)) == unparsed  # standard JSON: null, not NaN
 
 
 def test_train_sft_writes_a_loadable_checkpoint_that_changed(tmp_path):

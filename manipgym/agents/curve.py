@@ -11,6 +11,7 @@ scenes that training never uses (:data:`~manipgym.agents.train_data.VALIDATION_I
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -45,20 +46,27 @@ def point_errors(
     return errors, len(errors) / max(1, len(answers))
 
 
-def curve_point(answers: Sequence[str], oracle_answers: Sequence[str]) -> dict[str, float]:
+def curve_point(answers: Sequence[str], oracle_answers: Sequence[str]) -> dict[str, float | None]:
     """Format-valid rate, affordance point error (mean, median, within-40 rate) and the median
     error of the trajectory's end (where the task ends: on the goal for Push, above it for
-    PickPlace and Stack)."""
+    PickPlace and Stack). The errors are None when no answer parses (a start that has not learnt
+    the format yet), so that curve.jsonl stays standard JSON (null, not NaN)."""
     errors, valid = point_errors(answers, oracle_answers)
     ends, _ = point_errors(answers, oracle_answers, "end")
     found = len(errors) > 0
     return {
         "format_valid": valid,
-        "point_error_mean": float(errors.mean()) if found else float("nan"),
-        "point_error_median": float(np.median(errors)) if found else float("nan"),
+        "point_error_mean": float(errors.mean()) if found else None,
+        "point_error_median": float(np.median(errors)) if found else None,
         "within_40": float((errors <= WITHIN).sum() / max(1, len(answers))),  # invalid answers count as misses
-        "end_error_median": float(np.median(ends)) if found else float("nan"),
+        "end_error_median": float(np.median(ends)) if found else None,
     }
+
+
+def units(error: float | None) -> str:
+    """A point error for a table: whole units, or "–" where no answer parsed (None; NaN in curves
+    written before errors became null)."""
+    return "–" if error is None or not math.isfinite(error) else f"{error:.0f}"
 
 
 class PointErrorCurve(TrainerCallback):
@@ -94,7 +102,7 @@ class PointErrorCurve(TrainerCallback):
         point |= curve_point(answers, self.oracle_answers) | self.extra_metrics(answers)
         model.train(was_training)
         with self.path.open("a") as f:
-            f.write(json.dumps(point) + "\n")
+            f.write(json.dumps(point, allow_nan=False) + "\n")
         return point
 
     def extra_metrics(self, answers: list[str]) -> dict[str, float]:

@@ -13,6 +13,8 @@ import json
 import sys
 from pathlib import Path
 
+from manipgym.agents.curve import units
+
 
 def curve_rows(run: Path) -> list[dict]:
     """The points of one run's curve, in step order."""
@@ -32,7 +34,7 @@ def curve_table(runs: list[Path]) -> str:
         for row in curve_rows(run):
             lines.append(
                 f"| {run.name} | {row['step']} | {row['train_seconds'] / 60:.1f} | {row['format_valid']:.0%} "
-                f"| {row['point_error_mean']:.0f} | {row['point_error_median']:.0f} | {row['within_40']:.0%} |"
+                f"| {units(row['point_error_mean'])} | {units(row['point_error_median'])} | {row['within_40']:.0%} |"
             )
     return "\n".join(lines)
 

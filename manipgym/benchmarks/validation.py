@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from manipgym.agents.curve import curve_point, observations_and_answers, validation_scenes
+from manipgym.agents.curve import curve_point, observations_and_answers, units, validation_scenes
 from manipgym.agents.grpo import executed_success
 from manipgym.agents.train_data import VALIDATION_INDICES
 from manipgym.agents.vlm import CheckpointError, VLMAgent, check_checkpoint
@@ -51,8 +51,8 @@ def validation_table(
             figures = curve_point(answers, oracle_answers)
             success = executed_success(pool, scenes, answers)
             lines.append(
-                f"| {checkpoint} | {figures['format_valid']:.0%} | {figures['point_error_median']:.0f} "
-                f"| {figures['within_40']:.0%} | {figures['end_error_median']:.0f} | {success:.0%} |"
+                f"| {checkpoint} | {figures['format_valid']:.0%} | {units(figures['point_error_median'])} "
+                f"| {figures['within_40']:.0%} | {units(figures['end_error_median'])} | {success:.0%} |"
             )
     finally:
         for worker in pool:
