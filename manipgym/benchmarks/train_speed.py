@@ -45,11 +45,11 @@ def stage_commands(model: str, out: Path, args: argparse.Namespace) -> dict[str,
     return {
         "ground": ["train", "ground", "--out", str(run / "ground"), "--merge", "2", *MODELS[model]]
         + ["--scenes-per-task", str(args.scenes), "--steps", str(args.ground_steps), "--data-cache", cache, *common]
-        + ["--batch-size", str(min(32, len(TASK_NAMES) * args.scenes))],  # the recipe's 32 when there are as many
+        + ["--batch-size", str(min(32, len(TASK_NAMES) * args.scenes)), "--color-jitter", "0.5"],  # 32: the recipe's
         "sft": ["train", "sft", "--init", str(run / "ground"), "--out", str(run / "sft"), "--affordance", "point"]
         + ["--episodes-per-task", str(args.scenes), "--pointing-scenes", str(args.scenes)]
         + ["--pointing-attention", "1", "--task-attention", "--goal-attention", "--freeze-vision"]
-        + ["--steps", str(args.sft_steps), "--lr", "1e-3"]
+        + ["--color-jitter", "0.5", "--steps", str(args.sft_steps), "--lr", "1e-3"]
         + ["--save-steps", str(args.sft_steps), "--eval-every", "0", "--data-cache", cache, *common],
         "grpo": ["train", "grpo", "--init", str(run / "sft"), "--out", str(run / "grpo")]
         + ["--scenes-per-task", str(args.scenes), "--steps", str(args.grpo_steps), "--save-steps", str(args.grpo_steps)]
