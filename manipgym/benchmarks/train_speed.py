@@ -36,6 +36,7 @@ MODELS = {
     "tiny": ["--text-layers", "4"],
     "large": ["--text-hidden", "1024", "--text-layers", "12", "--vision-hidden", "512", "--vision-layers", "8"],
 }
+RECIPE_JITTER = ["--color-jitter", "0.5"]  # the shipped recipe's, in both grounding and SFT
 
 
 def stage_commands(model: str, out: Path, args: argparse.Namespace) -> dict[str, list[str]]:
@@ -45,11 +46,11 @@ def stage_commands(model: str, out: Path, args: argparse.Namespace) -> dict[str,
     return {
         "ground": ["train", "ground", "--out", str(run / "ground"), "--merge", "2", *MODELS[model]]
         + ["--scenes-per-task", str(args.scenes), "--steps", str(args.ground_steps), "--data-cache", cache, *common]
-        + ["--batch-size", str(min(32, len(TASK_NAMES) * args.scenes)), "--color-jitter", "0.5"],  # 32: the recipe's
+        + ["--batch-size", str(min(32, len(TASK_NAMES) * args.scenes)), *RECIPE_JITTER],  # 32: the recipe's
         "sft": ["train", "sft", "--init", str(run / "ground"), "--out", str(run / "sft"), "--affordance", "point"]
         + ["--episodes-per-task", str(args.scenes), "--pointing-scenes", str(args.scenes)]
         + ["--pointing-attention", "1", "--task-attention", "--goal-attention", "--freeze-vision"]
-        + ["--color-jitter", "0.5", "--steps", str(args.sft_steps), "--lr", "1e-3"]
+        + [*RECIPE_JITTER, "--steps", str(args.sft_steps), "--lr", "1e-3"]
         + ["--save-steps", str(args.sft_steps), "--eval-every", "0", "--data-cache", cache, *common],
         "grpo": ["train", "grpo", "--init", str(run / "sft"), "--out", str(run / "grpo")]
         + ["--scenes-per-task", str(args.scenes), "--steps", str(args.grpo_steps), "--save-steps", str(args.grpo_steps)]
