@@ -250,6 +250,7 @@ def _train(args: argparse.Namespace) -> int:
         goal_attention=args.goal_attention,
         freeze_vision=args.freeze_vision,
         color_jitter=args.color_jitter,
+        nonce_nouns=args.nonce_nouns,
         steps=args.steps,
         batch_size=args.batch_size,
         learning_rate=args.lr,
@@ -516,6 +517,14 @@ def build_parser() -> argparse.ArgumentParser:
         "half of --steps, then cosine decay to 0 (default cosine)",
     )
     _color_jitter_option(sft)
+    sft.add_argument(
+        "--nonce-nouns",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="with probability P, an example names its object by a made-up word instead of its shape, in the "
+        "instruction and the answer's reasoning, so that unknown words do not derail the model (e.g. 0.2; default 0)",
+    )
     sft.set_defaults(func=_train)
 
     ground = stages.add_parser(

@@ -76,6 +76,8 @@ def test_validation_script_executes_the_greedy_answers_of_each_checkpoint(tmp_pa
     format_valid, within_40, success = (float(cells[i].rstrip("%")) for i in (1, 3, 5))
     assert 0 <= within_40 <= format_valid <= 100 and 0 <= success <= format_valid
     assert 0 <= float(cells[4]) <= 1415  # the trajectory end's median error, within the image's diagonal
+    args = [str(SHIPPED_CHECKPOINT), "--per-task", "1", "--tasks", "Lift", "--workers", "1", "--nonce-nouns"]
+    assert validation.main(args) == 0 and "success (1 scenes)" in capsys.readouterr().out
     assert validation.main([str(tmp_path), "--per-task", "1", "--workers", "1"]) == 2  # not a checkpoint: one line
     assert "error:" in capsys.readouterr().err
 

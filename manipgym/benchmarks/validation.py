@@ -1,13 +1,15 @@
 """Checkpoints on the train-manifest validation scenes: greedy answers, executed.
 
     python -m manipgym.benchmarks.validation CHECKPOINT [CHECKPOINT ...] [--per-task 25] [--tasks Lift,...]
+        [--nonce-nouns]
 
 The figures to choose between training runs or checkpoints by without touching an evaluation
 split: validation scenes (train-manifest indices 1900-1999) are drawn from the training
 distribution and no training stage uses them. Per checkpoint: format-valid rate, affordance point
 error (0-1000 units, vs the oracle's) and its within-40 rate, the median error of the trajectory's
 end point, and the success rate of executing each greedy answer. ``train grpo --eval-every``
-logs the same figures during a run (curve.jsonl).
+logs the same figures during a run (curve.jsonl). ``--nonce-nouns`` names each target by a
+made-up word instead of its shape, the same scenes otherwise (see agents/nonce_nouns.py).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from tqdm import tqdm
 
 from manipgym.agents.curve import curve_point, observations_and_answers, units, validation_scenes
 from manipgym.agents.grpo import executed_success
+from manipgym.agents.nonce_nouns import nonce_instructions
 from manipgym.agents.train_data import VALIDATION_INDICES
 from manipgym.agents.vlm import CheckpointError, VLMAgent, check_checkpoint
 from manipgym.cli import positive_int
@@ -34,11 +37,15 @@ def validation_table(
     workers: int,
     data_cache: str | None,
     tasks: Sequence[str] = TASK_NAMES,
+    nonce_nouns: bool = False,
 ) -> str:
     for checkpoint in checkpoints:  # a bad path fails in one line before any scene is rendered
         check_checkpoint(checkpoint)
     scenes = validation_scenes(data_cache, list(tasks), per_task, workers=workers)
     observations, oracle_answers = observations_and_answers(scenes)
+    if nonce_nouns:  # the same scenes, each target named by a made-up word (agents/nonce_nouns.py)
+        renamed = nonce_instructions([observation["instruction"] for observation in observations])
+        observations = [observation | {"instruction": text} for observation, text in zip(observations, renamed)]
     lines = [
         "| checkpoint | format valid | point error median | within 40 | end error median "
         f"| success ({len(scenes)} scenes) |",
@@ -74,11 +81,21 @@ def main(argv: list[str] | None = None) -> int:
         help="simulator worker processes: render uncached scenes, execute the answers (default 2)",
     )
     parser.add_argument("--data-cache", help="folder that keeps rendered scenes (as train --data-cache)")
+    parser.add_argument(
+        "--nonce-nouns",
+        action="store_true",
+        help="name each scene's target by a made-up word instead of its shape (cube, cylinder, ball), "
+        "to see whether a model finds objects it cannot name",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.per_task <= len(VALIDATION_INDICES):
         parser.error(f"--per-task must be between 1 and {len(VALIDATION_INDICES)}")
     try:
-        print(validation_table(args.checkpoints, args.per_task, args.workers, args.data_cache, args.tasks))
+        print(
+            validation_table(
+                args.checkpoints, args.per_task, args.workers, args.data_cache, args.tasks, args.nonce_nouns
+            )
+        )
     except CheckpointError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -1,0 +1,97 @@
+"""Made-up shape words ("nonce nouns"): training and validation for instructions that name an
+object by a word the model has never read.
+
+Why: the training instructions name only three shapes (cube, cylinder, ball). A tiny VLM whose
+tokenizer and language model were built on them reads "the red bar on the yellow plate" (a shape
+it never saw named) as best it can, and one such model names the goal ("The yellow plate is the
+object to act on") and grasps the plate. Replacing the target's shape word, now and then, by a
+random string of letters teaches the model to copy whatever word stands in the object's place
+into its reasoning and to find the object by the rest of the phrase (its colour) and the image.
+The same rewrite of every validation instruction gives a figure that sees this without touching
+an evaluation split: the nonce words are random letters, never the held-out shapes' names.
+
+Only the first shape word of a text is replaced: the prompt template names no shape, an
+instruction names exactly one (its target; goals are named "plate", "circle" or "block"), and so
+does the think of a training answer ("The red cube is the object to act on.").
+"""
+
+from __future__ import annotations
+
+import re
+import string
+
+import numpy as np
+
+from manipgym.envs.catalog import COLORS, SHAPES
+from manipgym.envs.instructions import TEMPLATES
+from manipgym.envs.variation import TRAIN_SHAPES
+
+SHAPE_WORD = re.compile(r"\b(" + "|".join(TRAIN_SHAPES) + r")\b")
+NONCE_LENGTHS = (3, 7)  # a nonce word has 3 to 6 letters, as the real shape words (bar .. cylinder)
+# never drawn: a real word of the task vocabulary (colours, every shape, held-out ones included,
+# and the templates' words), so that a nonce word cannot name something in the scene
+RESERVED = {
+    word
+    for text in [*COLORS, *SHAPES, *(t for sets in TEMPLATES.values() for ts in sets.values() for t in ts)]
+    for word in re.findall(r"[a-z]+", text)
+}
+
+
+def check_probability(probability: float) -> None:
+    if not 0 <= probability <= 1:
+        raise ValueError(f"--nonce-nouns must be a probability in [0, 1] (e.g. 0.2; 0 is off), got {probability:g}")
+
+
+def nonce_word(rng: np.random.Generator) -> str:
+    """A random lowercase word of 3-6 letters that is not a word of the task vocabulary."""
+    while True:
+        word = "".join(rng.choice(list(string.ascii_lowercase), size=rng.integers(*NONCE_LENGTHS)))
+        if word not in RESERVED:
+            return word
+
+
+def rename_shape(text: str, word: str) -> str:
+    """``text`` with its first training shape word replaced by ``word`` (unchanged if it has none)."""
+    return SHAPE_WORD.sub(word, text, count=1)
+
+
+def nonce_instructions(instructions: list[str], seed: int = 0) -> list[str]:
+    """Every instruction with its shape word replaced by a fresh nonce word, reproducibly (the
+    validation scenes' instructions for ``benchmarks.validation --nonce-nouns``)."""
+    rng = np.random.default_rng(seed)
+    return [rename_shape(instruction, nonce_word(rng)) for instruction in instructions]
+
+
+class NonceNounCollator:
+    """Wraps a TRL collator: with probability ``probability`` an example's shape word is replaced
+    by one fresh nonce word in both its prompt and its answer's think, drawn afresh every time
+    the example is drawn. Examples are prompt/completion chat messages (train_data.py)."""
+
+    def __init__(self, collate, probability: float, seed: int):
+        check_probability(probability)
+        self.collate = collate
+        self.probability = probability
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self, examples: list[dict]) -> dict:
+        for example in examples:
+            if self.rng.random() < self.probability:
+                word = nonce_word(self.rng)
+                example["prompt"] = _rename_in_messages(example["prompt"], word)
+                example["completion"] = _rename_in_messages(example["completion"], word)
+        return self.collate(examples)
+
+
+def _rename_in_messages(messages: list[dict], word: str) -> list[dict]:
+    """Chat messages with the shape word of each text part replaced (new dicts: the dataset's own
+    example is left as it was)."""
+    return [
+        {
+            **message,
+            "content": [
+                {**part, "text": rename_shape(part["text"], word)} if part.get("type") == "text" else part
+                for part in message["content"]
+            ],
+        }
+        for message in messages
+    ]
