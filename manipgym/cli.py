@@ -313,6 +313,16 @@ def _color_jitter_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _nonce_nouns_option(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--nonce-nouns",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help=f"with probability P, {what}, so that unknown words do not derail the model (e.g. 0.2; default 0: off)",
+    )
+
+
 RESUME_TRAINING_HELP = (
     "continue from the last checkpoint in --out with the run's own options; only how long it runs, "
     "how it saves and reports, and where it computes and caches may change"
@@ -342,6 +352,7 @@ def grpo_run_config(args: argparse.Namespace):
         temperature=args.temperature,
         max_completion_length=args.max_completion_length,
         weights=RewardWeights(**dict(zip(("format", "affordance", "trajectory", "success"), args.weights))),
+        nonce_nouns=args.nonce_nouns,
         freeze_vision=args.freeze_vision,
         workers=args.workers,
         save_steps=args.save_steps,
@@ -517,13 +528,10 @@ def build_parser() -> argparse.ArgumentParser:
         "half of --steps, then cosine decay to 0 (default cosine)",
     )
     _color_jitter_option(sft)
-    sft.add_argument(
-        "--nonce-nouns",
-        type=float,
-        default=0.0,
-        metavar="P",
-        help="with probability P, an example names its object by a made-up word instead of its shape, in the "
-        "instruction and the answer's reasoning, so that unknown words do not derail the model (e.g. 0.2; default 0)",
+    _nonce_nouns_option(
+        sft,
+        "an example names its object by a made-up word instead of its shape, in the instruction "
+        "and the answer's reasoning (drawn afresh each time the example is drawn)",
     )
     sft.set_defaults(func=_train)
 
@@ -582,6 +590,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=_weights,
         default=[0.1, 0.2, 0.2, 0.5],
         help="format,affordance,trajectory,success reward weights (default 0.1,0.2,0.2,0.5)",
+    )
+    _nonce_nouns_option(
+        grpo, "a scene's prompt names its object by a made-up word instead of its shape (drawn once for the run)"
     )
     grpo.add_argument(
         "--freeze-vision",

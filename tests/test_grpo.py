@@ -188,3 +188,19 @@ def test_grpo_without_reference_model_and_with_the_tower_trained(tmp_path, sft):
     assert with_tower and _optimised_parameters(out / "checkpoints" / "checkpoint-1") == count
     frozen, _ = _trainable_parameters(_tiny_run(out, sft))
     assert count > frozen  # the tower's tensors are in the optimizer as well
+
+
+def test_nonce_nouns_rename_each_prompt_once_for_the_run(tmp_path, sft):
+    shapes = ("cube", "cylinder", "ball")
+
+    def prompt_texts(**options) -> list[str]:
+        dataset = grpo_dataset(_tiny_run(tmp_path / "g", sft, **options), progress=False)
+        return [part["text"] for prompt in dataset["prompt"] for part in prompt[0]["content"] if part["text"]]
+
+    plain = prompt_texts()
+    assert len(plain) == 2 and all(any(shape in text for shape in shapes) for text in plain)
+    renamed = prompt_texts(nonce_nouns=1.0)
+    assert len(renamed) == 2 and not any(shape in text for text in renamed for shape in shapes)
+    assert renamed == prompt_texts(nonce_nouns=1.0) and renamed != prompt_texts(nonce_nouns=1.0, seed=1)
+    with pytest.raises(ValueError, match="--nonce-nouns must be a probability"):
+        _tiny_run(tmp_path / "g", sft, nonce_nouns=-0.1)

@@ -10,6 +10,10 @@ into its reasoning and to find the object by the rest of the phrase (its colour)
 The same rewrite of every validation instruction gives a figure that sees this without touching
 an evaluation split: the nonce words are random letters, never the held-out shapes' names.
 
+SFT (``train sft --nonce-nouns P``) renames an example's prompt and think afresh every time the
+example is drawn; GRPO (``train grpo --nonce-nouns P``) renames a scene's prompt once for the run,
+and its rewards, which execute the answer in the scene, do not read the words at all.
+
 Only the first shape word of a text is replaced: the prompt template names no shape, an
 instruction names exactly one (its target; goals are named "plate", "circle" or "block"), and so
 does the think of a training answer ("The red cube is the object to act on.").
@@ -62,6 +66,20 @@ def nonce_instructions(instructions: list[str], seed: int = 0) -> list[str]:
     return [rename_shape(instruction, nonce_word(rng)) for instruction in instructions]
 
 
+def rename_some(
+    prompts: list[list[dict]], probability: float, rng: np.random.Generator
+) -> tuple[list[list[dict]], list[str | None]]:
+    """Each prompt's chat messages, with probability ``probability`` its shape word replaced by a
+    fresh nonce word (GRPO's prompts: one draw per scene for the run); and the word used, or None."""
+    check_probability(probability)
+    renamed, words = [], []
+    for messages in prompts:
+        word = nonce_word(rng) if rng.random() < probability else None
+        renamed.append(rename_in_messages(messages, word) if word else messages)
+        words.append(word)
+    return renamed, words
+
+
 class NonceNounCollator:
     """Wraps a TRL collator: with probability ``probability`` an example's shape word is replaced
     by one fresh nonce word in both its prompt and its answer's think, drawn afresh every time
@@ -74,15 +92,15 @@ class NonceNounCollator:
         self.rng = np.random.default_rng(seed)
 
     def __call__(self, examples: list[dict]) -> dict:
-        for example in examples:
-            if self.rng.random() < self.probability:
-                word = nonce_word(self.rng)
-                example["prompt"] = _rename_in_messages(example["prompt"], word)
-                example["completion"] = _rename_in_messages(example["completion"], word)
+        prompts, words = rename_some([example["prompt"] for example in examples], self.probability, self.rng)
+        for example, prompt, word in zip(examples, prompts, words):
+            if word:  # the answer's think names the object by the prompt's word
+                example["prompt"] = prompt
+                example["completion"] = rename_in_messages(example["completion"], word)
         return self.collate(examples)
 
 
-def _rename_in_messages(messages: list[dict], word: str) -> list[dict]:
+def rename_in_messages(messages: list[dict], word: str) -> list[dict]:
     """Chat messages with the shape word of each text part replaced (new dicts: the dataset's own
     example is left as it was)."""
     return [
