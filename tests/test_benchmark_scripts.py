@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from manipgym.agents import SHIPPED_CHECKPOINT
@@ -80,6 +81,21 @@ def test_validation_script_executes_the_greedy_answers_of_each_checkpoint(tmp_pa
     assert validation.main(args) == 0 and "success (1 scenes)" in capsys.readouterr().out
     assert validation.main([str(tmp_path), "--per-task", "1", "--workers", "1"]) == 2  # not a checkpoint: one line
     assert "error:" in capsys.readouterr().err
+
+
+def test_nonce_validation_renames_each_target_and_keeps_the_scene():
+    image = np.zeros((4, 4, 3), np.uint8)
+    scenes = [
+        {"images": [image], "instruction": text, "oracle_answer": f"answer {i}"}
+        for i, text in enumerate(["lift the red cube", "stack the blue ball on the green block"])
+    ]
+    plain, answers = validation.validation_observations(scenes)
+    renamed, same_answers = validation.validation_observations(scenes, nonce_nouns=True)
+    assert [o["instruction"] for o in plain] == ["lift the red cube", "stack the blue ball on the green block"]
+    first, second = (o["instruction"] for o in renamed)
+    assert first.startswith("lift the red ") and "cube" not in first
+    assert second.startswith("stack the blue ") and second.endswith(" on the green block") and "ball" not in second
+    assert answers == same_answers == ["answer 0", "answer 1"] and renamed[0]["image"] is image
 
 
 def test_validation_script_refuses_zero_workers(capsys):

@@ -79,3 +79,12 @@ def test_collator_renames_prompt_and_think_alike_in_the_tokens_trl_feeds_the_mod
     assert all("cube" in decode(ids, skip_special_tokens=True) for ids in plain["input_ids"])
     with pytest.raises(ValueError, match="--nonce-nouns must be a probability"):
         NonceNounCollator(collate, 1.5, seed=0)
+
+
+def test_collator_leaves_the_examples_it_was_given_as_they_were():
+    think = "<think>The red cube is the object to act on.</think>"
+    examples = [{"prompt": chat_prompt("lift the red cube"), "completion": completion_message(think)}]
+    [renamed] = NonceNounCollator(lambda batch: batch, 1.0, seed=0)(examples)
+    assert "cube" not in renamed["completion"][0]["content"][0]["text"]
+    assert examples[0]["completion"] == completion_message(think)
+    assert examples[0]["prompt"] == chat_prompt("lift the red cube")

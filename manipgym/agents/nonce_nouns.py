@@ -10,6 +10,10 @@ into its reasoning and to find the object by the rest of the phrase (its colour)
 The same rewrite of every validation instruction gives a figure that sees this without touching
 an evaluation split: the nonce words are random letters, never the held-out shapes' names.
 
+A limit: a scene may hold another object of the target's colour (a red ball beside the red cube
+to lift); once renamed, its instruction fits both, and only the image can tell them apart. The
+ood_object split holds the same ambiguity for a model that has never read its two shapes' names.
+
 SFT (``train sft --nonce-nouns P``) renames an example's prompt and think afresh every time the
 example is drawn; GRPO (``train grpo --nonce-nouns P``) renames a scene's prompt once for the run,
 and its rewards, which execute the answer in the scene, do not read the words at all.
@@ -31,7 +35,7 @@ from manipgym.envs.instructions import TEMPLATES
 from manipgym.envs.variation import TRAIN_SHAPES
 
 SHAPE_WORD = re.compile(r"\b(" + "|".join(TRAIN_SHAPES) + r")\b")
-NONCE_LENGTHS = (3, 7)  # a nonce word has 3 to 6 letters, as the real shape words (bar .. cylinder)
+NONCE_LENGTHS = (3, 7)  # a nonce word has 3 to 6 letters, about as long as a shape word (bar, disc, cube)
 # never drawn: a real word of the task vocabulary (colours, every shape, held-out ones included,
 # and the templates' words), so that a nonce word cannot name something in the scene
 RESERVED = {
@@ -42,6 +46,7 @@ RESERVED = {
 
 
 def check_probability(probability: float) -> None:
+    """Raise ValueError, naming the option, unless ``probability`` is in [0, 1]."""
     if not 0 <= probability <= 1:
         raise ValueError(f"--nonce-nouns must be a probability in [0, 1] (e.g. 0.2; 0 is off), got {probability:g}")
 
@@ -61,7 +66,8 @@ def rename_shape(text: str, word: str) -> str:
 
 def nonce_instructions(instructions: list[str], seed: int = 0) -> list[str]:
     """Every instruction with its shape word replaced by a fresh nonce word, reproducibly (the
-    validation scenes' instructions for ``benchmarks.validation --nonce-nouns``)."""
+    validation scenes' instructions for ``benchmarks.validation --nonce-nouns``). The words
+    follow the list's order: the same scenes in the same order get the same words."""
     rng = np.random.default_rng(seed)
     return [rename_shape(instruction, nonce_word(rng)) for instruction in instructions]
 
@@ -93,16 +99,19 @@ class NonceNounCollator:
 
     def __call__(self, examples: list[dict]) -> dict:
         prompts, words = rename_some([example["prompt"] for example in examples], self.probability, self.rng)
-        for example, prompt, word in zip(examples, prompts, words):
-            if word:  # the answer's think names the object by the prompt's word
-                example["prompt"] = prompt
-                example["completion"] = rename_in_messages(example["completion"], word)
-        return self.collate(examples)
+        renamed = [
+            # the answer's think names the object by the prompt's word
+            {**example, "prompt": prompt, "completion": rename_in_messages(example["completion"], word)}
+            if word
+            else example
+            for example, prompt, word in zip(examples, prompts, words)
+        ]
+        return self.collate(renamed)
 
 
 def rename_in_messages(messages: list[dict], word: str) -> list[dict]:
-    """Chat messages with the shape word of each text part replaced (new dicts: the dataset's own
-    example is left as it was)."""
+    """Chat messages with the shape word of each text part replaced (new dicts: the messages
+    passed in are left as they were)."""
     return [
         {
             **message,

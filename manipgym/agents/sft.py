@@ -172,7 +172,7 @@ def train_sft(config: SFTRunConfig, progress: bool = True):
     )
     if config.color_jitter > 0:
         trainer.data_collator = ColorJitterCollator(trainer.data_collator, config.color_jitter, config.seed)
-    if config.nonce_nouns > 0:
+    if config.nonce_nouns > 0:  # its own generator from --seed too; the two draw at different rates
         trainer.data_collator = NonceNounCollator(trainer.data_collator, config.nonce_nouns, config.seed)
     last = run_dir.last_checkpoint(out)
     output = trainer.train(resume_from_checkpoint=last if config.resume else None)

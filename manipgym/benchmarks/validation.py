@@ -31,6 +31,16 @@ from manipgym.envs import TASK_NAMES, task_list
 from manipgym.envs.workers import Worker
 
 
+def validation_observations(scenes, nonce_nouns: bool = False) -> tuple[list[dict], list[str]]:
+    """What the agent sees of each validation scene, and the oracle's answers; with
+    ``nonce_nouns`` each target is named by a made-up word (agents/nonce_nouns.py)."""
+    observations, oracle_answers = observations_and_answers(scenes)
+    if nonce_nouns:
+        renamed = nonce_instructions([observation["instruction"] for observation in observations])
+        observations = [observation | {"instruction": text} for observation, text in zip(observations, renamed)]
+    return observations, oracle_answers
+
+
 def validation_table(
     checkpoints: list[Path],
     per_task: int,
@@ -42,10 +52,7 @@ def validation_table(
     for checkpoint in checkpoints:  # a bad path fails in one line before any scene is rendered
         check_checkpoint(checkpoint)
     scenes = validation_scenes(data_cache, list(tasks), per_task, workers=workers)
-    observations, oracle_answers = observations_and_answers(scenes)
-    if nonce_nouns:  # the same scenes, each target named by a made-up word (agents/nonce_nouns.py)
-        renamed = nonce_instructions([observation["instruction"] for observation in observations])
-        observations = [observation | {"instruction": text} for observation, text in zip(observations, renamed)]
+    observations, oracle_answers = validation_observations(scenes, nonce_nouns)
     lines = [
         "| checkpoint | format valid | point error median | within 40 | end error median "
         f"| success ({len(scenes)} scenes) |",
