@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -73,7 +74,7 @@ def nonce_instructions(instructions: list[str], seed: int = 0) -> list[str]:
 
 
 def rename_some(
-    prompts: list[list[dict]], probability: float, rng: np.random.Generator
+    prompts: Iterable[list[dict]], probability: float, rng: np.random.Generator
 ) -> tuple[list[list[dict]], list[str | None]]:
     """Each prompt's chat messages, with probability ``probability`` its shape word replaced by a
     fresh nonce word (GRPO's prompts: one draw per scene for the run); and the word used, or None."""
