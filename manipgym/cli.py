@@ -251,6 +251,7 @@ def _train(args: argparse.Namespace) -> int:
         freeze_vision=args.freeze_vision,
         color_jitter=args.color_jitter,
         nonce_nouns=args.nonce_nouns,
+        nonce_colors=args.nonce_colors,
         steps=args.steps,
         batch_size=args.batch_size,
         learning_rate=args.lr,
@@ -313,14 +314,21 @@ def _color_jitter_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _nonce_nouns_option(parser: argparse.ArgumentParser, what: str) -> None:
-    parser.add_argument(
-        "--nonce-nouns",
-        type=float,
-        default=0.0,
-        metavar="P",
-        help=f"with probability P, {what}, so that unknown words do not derail the model (e.g. 0.2; default 0: off)",
-    )
+def _nonce_word_options(parser: argparse.ArgumentParser, which: str, how: str) -> None:
+    """--nonce-nouns and --nonce-colors (agents/nonce_words.py): ``which`` names what is renamed
+    (an example, a scene's prompt), ``how`` where and how often."""
+    for option, what in (
+        ("--nonce-nouns", "names its object by a made-up word instead of its shape"),
+        ("--nonce-colors", "names each of its colours by a made-up word"),
+    ):
+        parser.add_argument(
+            option,
+            type=float,
+            default=0.0,
+            metavar="P",
+            help=f"with probability P, {which} {what}{how}, so that unknown words do not derail the model "
+            "(e.g. 0.2; default 0: off)",
+        )
 
 
 RESUME_TRAINING_HELP = (
@@ -353,6 +361,7 @@ def grpo_run_config(args: argparse.Namespace):
         max_completion_length=args.max_completion_length,
         weights=RewardWeights(**dict(zip(("format", "affordance", "trajectory", "success"), args.weights))),
         nonce_nouns=args.nonce_nouns,
+        nonce_colors=args.nonce_colors,
         freeze_vision=args.freeze_vision,
         workers=args.workers,
         save_steps=args.save_steps,
@@ -528,10 +537,8 @@ def build_parser() -> argparse.ArgumentParser:
         "half of --steps, then cosine decay to 0 (default cosine)",
     )
     _color_jitter_option(sft)
-    _nonce_nouns_option(
-        sft,
-        "an example names its object by a made-up word instead of its shape, in the instruction "
-        "and the answer's reasoning (drawn afresh each time the example is drawn)",
+    _nonce_word_options(
+        sft, "an example", ", in the instruction and the answer's reasoning (drawn afresh each time it is drawn)"
     )
     sft.set_defaults(func=_train)
 
@@ -591,9 +598,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=[0.1, 0.2, 0.2, 0.5],
         help="format,affordance,trajectory,success reward weights (default 0.1,0.2,0.2,0.5)",
     )
-    _nonce_nouns_option(
-        grpo, "a scene's prompt names its object by a made-up word instead of its shape (drawn once for the run)"
-    )
+    _nonce_word_options(grpo, "a scene's prompt", " (drawn once for the run)")
     grpo.add_argument(
         "--freeze-vision",
         action=argparse.BooleanOptionalAction,

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from manipgym.agents import SHIPPED_CHECKPOINT
+from manipgym.agents.nonce_words import COLOR_WORDS, SHAPE_WORDS
 from manipgym.benchmarks import correctness, curves, render_speed, speed, train_speed, validation
 
 
@@ -77,25 +78,31 @@ def test_validation_script_executes_the_greedy_answers_of_each_checkpoint(tmp_pa
     format_valid, within_40, success = (float(cells[i].rstrip("%")) for i in (1, 3, 5))
     assert 0 <= within_40 <= format_valid <= 100 and 0 <= success <= format_valid
     assert 0 <= float(cells[4]) <= 1415  # the trajectory end's median error, within the image's diagonal
-    args = [str(SHIPPED_CHECKPOINT), "--per-task", "1", "--tasks", "Lift", "--workers", "1", "--nonce-nouns"]
+    args = [str(SHIPPED_CHECKPOINT), "--per-task", "1", "--tasks", "Lift", "--workers", "1"]
+    args += ["--nonce-nouns", "--nonce-colors"]
     assert validation.main(args) == 0 and "success (1 scenes)" in capsys.readouterr().out
     assert validation.main([str(tmp_path), "--per-task", "1", "--workers", "1"]) == 2  # not a checkpoint: one line
     assert "error:" in capsys.readouterr().err
 
 
-def test_nonce_validation_renames_each_target_and_keeps_the_scene():
+def test_nonce_validation_renames_each_target_or_colour_and_keeps_the_scene():
     image = np.zeros((4, 4, 3), np.uint8)
     scenes = [
         {"images": [image], "instruction": text, "oracle_answer": f"answer {i}"}
         for i, text in enumerate(["lift the red cube", "stack the blue ball on the green block"])
     ]
     plain, answers = validation.validation_observations(scenes)
-    renamed, same_answers = validation.validation_observations(scenes, nonce_nouns=True)
+    renamed, same_answers = validation.validation_observations(scenes, [SHAPE_WORDS])
     assert [o["instruction"] for o in plain] == ["lift the red cube", "stack the blue ball on the green block"]
     first, second = (o["instruction"] for o in renamed)
     assert first.startswith("lift the red ") and "cube" not in first
     assert second.startswith("stack the blue ") and second.endswith(" on the green block") and "ball" not in second
     assert answers == same_answers == ["answer 0", "answer 1"] and renamed[0]["image"] is image
+    both, _ = validation.validation_observations(scenes, [SHAPE_WORDS, COLOR_WORDS])
+    first, second = (o["instruction"] for o in both)
+    assert first.startswith("lift the ") and not {"red", "cube"} & set(first.split())
+    assert second.startswith("stack the ") and second.endswith(" block")
+    assert not {"blue", "ball", "green"} & set(second.split()) and len(set(second.split())) == 7  # three new words
 
 
 def test_validation_script_refuses_zero_workers(capsys):

@@ -124,9 +124,10 @@ def test_train_with_bad_options_or_init_prints_one_line(tmp_path, capsys):
         message = "error: --color-jitter must be in [0, 1) (e.g. 0.5; 0 is off), got 1.5"
         assert capsys.readouterr().err.strip() == message
         assert not (tmp_path / stage).exists()
-    assert main(["train", "sft", "--out", str(tmp_path / "sft"), "--nonce-nouns", "1.5", "--no-progress"]) == 2
-    message = "error: --nonce-nouns must be a probability in [0, 1] (e.g. 0.2; 0 is off), got 1.5"
-    assert capsys.readouterr().err.strip() == message and not (tmp_path / "sft").exists()
+    for option in ("--nonce-nouns", "--nonce-colors"):
+        assert main(["train", "sft", "--out", str(tmp_path / "sft"), option, "1.5", "--no-progress"]) == 2
+        message = f"error: {option} must be a probability in [0, 1] (e.g. 0.2; 0 is off), got 1.5"
+        assert capsys.readouterr().err.strip() == message and not (tmp_path / "sft").exists()
     for stage in ("sft", "grpo"):
         options = ["--init", str(tiny)] if stage == "grpo" else []
         command = ["train", stage, "--out", str(tmp_path / stage), *options, "--keep-checkpoints", "-1"]

@@ -1,6 +1,7 @@
 """GRPO: simulator rewards for sampled answers, and a real (tiny) TRL run that writes a checkpoint."""
 
 import json
+import re
 
 import gymnasium as gym
 import numpy as np
@@ -23,6 +24,7 @@ from manipgym.agents.run_dir import export_model
 from manipgym.agents.sft import SFTRunConfig, train_sft
 from manipgym.agents.vlm import VLMAgent
 from manipgym.envs.manifests import manifest_seed
+from manipgym.envs.variation import TRAIN_COLORS
 from manipgym.envs.workers import Worker
 
 
@@ -190,7 +192,7 @@ def test_grpo_without_reference_model_and_with_the_tower_trained(tmp_path, sft):
     assert count > frozen  # the tower's tensors are in the optimizer as well
 
 
-def test_nonce_nouns_rename_each_prompt_once_for_the_run(tmp_path, sft):
+def test_nonce_words_rename_each_prompt_once_for_the_run(tmp_path, sft):
     shapes = ("cube", "cylinder", "ball")
 
     def prompt_texts(**options) -> list[str]:
@@ -202,5 +204,10 @@ def test_nonce_nouns_rename_each_prompt_once_for_the_run(tmp_path, sft):
     renamed = prompt_texts(nonce_nouns=1.0)
     assert len(renamed) == 2 and not any(shape in text for text in renamed for shape in shapes)
     assert renamed == prompt_texts(nonce_nouns=1.0) and renamed != prompt_texts(nonce_nouns=1.0, seed=1)
+    colours = prompt_texts(nonce_colors=1.0)
+    assert all(any(shape in text for shape in shapes) for text in colours)  # shapes kept, colours renamed
+    assert not any(re.search(rf"\b{color}\b", text) for text in colours for color in TRAIN_COLORS)
     with pytest.raises(ValueError, match="--nonce-nouns must be a probability"):
         _tiny_run(tmp_path / "g", sft, nonce_nouns=-0.1)
+    with pytest.raises(ValueError, match="--nonce-colors must be a probability"):
+        _tiny_run(tmp_path / "g", sft, nonce_colors=1.1)

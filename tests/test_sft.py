@@ -192,6 +192,7 @@ def test_train_sft_writes_a_loadable_checkpoint_that_changed(tmp_path):
         goal_attention=True,  # and on their trajectory's end (the goal circle)
         color_jitter=0.5,  # and jittered images
         nonce_nouns=0.5,  # and made-up shape words
+        nonce_colors=0.5,  # and colour words
         data_cache=str(tmp_path / "cache"),
     )
     train_sft(config, progress=False)
@@ -211,7 +212,7 @@ def test_train_sft_writes_a_loadable_checkpoint_that_changed(tmp_path):
     assert not any(k.startswith(("model.vision_model.", "model.connector.")) for k in changed)  # frozen
     record = json.loads((out / "manipgym_train.json").read_text())
     assert record["stage"] == "sft" and record["coord_step"] == 10 and record["color_jitter"] == 0.5
-    assert record["nonce_nouns"] == 0.5
+    assert record["nonce_nouns"] == 0.5 and record["nonce_colors"] == 0.5
     assert record["task_attention"] is True and record["goal_attention"] is True
     assert_ran_here(out)
     curve = [json.loads(line) for line in (out / "curve.jsonl").read_text().splitlines()]

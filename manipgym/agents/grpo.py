@@ -15,13 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 from transformers import TrainerCallback
 
 from manipgym.agents import run_dir
 from manipgym.agents.curve import PointErrorCurve, validation_scenes
-from manipgym.agents.nonce_nouns import check_probability, rename_some
+from manipgym.agents.nonce_words import COLOR_WORDS, SHAPE_WORDS, check_probability, rename_some
 from manipgym.agents.sft import freeze_vision
 from manipgym.agents.train_data import cached_examples, check_scene_count, check_training_indices
 from manipgym.envs import TASK_NAMES
@@ -58,7 +57,8 @@ class GRPORunConfig:
     temperature: float = 0.3  # near the greedy answer: at 1.0 few sampled answers of the tiny VLM succeed
     max_completion_length: int = 160
     weights: RewardWeights = field(default_factory=RewardWeights)
-    nonce_nouns: float = 0.0  # chance that a scene's prompt names its object by a made-up word (nonce_nouns.py)
+    nonce_nouns: float = 0.0  # chance that a scene's prompt names its object by a made-up word (nonce_words.py)
+    nonce_colors: float = 0.0  # chance that a scene's prompt names its colours by made-up words (nonce_words.py)
     freeze_vision: bool = True  # train only the language model: the tower keeps what SFT/grounding gave it
     workers: int = 2
     save_steps: int = 50
@@ -79,7 +79,8 @@ class GRPORunConfig:
         if self.loss_type not in LOSS_TYPES or self.scale_rewards not in SCALE_REWARDS:
             raise ValueError(f"loss_type must be one of {LOSS_TYPES} and scale_rewards one of {SCALE_REWARDS}")
         check_scene_count(self.scenes_per_task)
-        check_probability(self.nonce_nouns)
+        check_probability(self.nonce_nouns, SHAPE_WORDS)
+        check_probability(self.nonce_colors, COLOR_WORDS)
         run_dir.checkpoint_limit(self.keep_checkpoints)  # raises on a negative count
         check_training_indices(self.scene_indices())  # raises on scenes outside the training range
 
@@ -215,10 +216,10 @@ def grpo_dataset(config: GRPORunConfig, progress: bool):
         config.data_cache, config.tasks, config.scene_indices(), 0, progress, workers=config.workers
     )
     dataset = dataset.select_columns(["prompt", "images", "task", "seed"])
-    if config.nonce_nouns > 0:
-        rng = np.random.default_rng(config.seed)
-        prompts, _ = rename_some(dataset["prompt"], config.nonce_nouns, rng)
-        dataset = dataset.remove_columns("prompt").add_column("prompt", prompts)
+    for kind, probability in ((SHAPE_WORDS, config.nonce_nouns), (COLOR_WORDS, config.nonce_colors)):
+        if probability > 0:
+            prompts, _ = rename_some(dataset["prompt"], kind, probability, kind.rng(config.seed))
+            dataset = dataset.remove_columns("prompt").add_column("prompt", prompts)
     return dataset
 
 

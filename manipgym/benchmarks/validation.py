@@ -1,7 +1,7 @@
 """Checkpoints on the train-manifest validation scenes: greedy answers, executed.
 
     python -m manipgym.benchmarks.validation CHECKPOINT [CHECKPOINT ...] [--per-task 25] [--tasks Lift,...]
-        [--nonce-nouns]
+        [--nonce-nouns] [--nonce-colors]
 
 The figures to choose between training runs or checkpoints by without touching an evaluation
 split: validation scenes (train-manifest indices 1900-1999) are drawn from the training
@@ -9,7 +9,8 @@ distribution and no training stage uses them. Per checkpoint: format-valid rate,
 error (0-1000 units, vs the oracle's) and its within-40 rate, the median error of the trajectory's
 end point, and the success rate of executing each greedy answer. ``train grpo --eval-every``
 logs the same figures during a run (curve.jsonl). ``--nonce-nouns`` names each target by a
-made-up word instead of its shape, the same scenes otherwise (see agents/nonce_nouns.py).
+made-up word instead of its shape, ``--nonce-colors`` each colour (the target's and the goal's)
+by one, the same scenes otherwise (see agents/nonce_words.py).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from tqdm import tqdm
 
 from manipgym.agents.curve import curve_point, observations_and_answers, units, validation_scenes
 from manipgym.agents.grpo import executed_success
-from manipgym.agents.nonce_nouns import nonce_instructions
+from manipgym.agents.nonce_words import COLOR_WORDS, SHAPE_WORDS, WordKind, nonce_instructions
 from manipgym.agents.train_data import VALIDATION_INDICES
 from manipgym.agents.vlm import CheckpointError, VLMAgent, check_checkpoint
 from manipgym.cli import positive_int
@@ -31,13 +32,13 @@ from manipgym.envs import TASK_NAMES, task_list
 from manipgym.envs.workers import Worker
 
 
-def validation_observations(scenes, nonce_nouns: bool = False) -> tuple[list[dict], list[str]]:
-    """What the agent sees of each validation scene, and the oracle's answers; with
-    ``nonce_nouns`` each target is named by a made-up word (agents/nonce_nouns.py)."""
+def validation_observations(scenes, renamed: Sequence[WordKind] = ()) -> tuple[list[dict], list[str]]:
+    """What the agent sees of each validation scene, and the oracle's answers; each kind of word
+    in ``renamed`` (target shape, colours) is replaced by made-up words (agents/nonce_words.py)."""
     observations, oracle_answers = observations_and_answers(scenes)
-    if nonce_nouns:
-        renamed = nonce_instructions([observation["instruction"] for observation in observations])
-        observations = [observation | {"instruction": text} for observation, text in zip(observations, renamed)]
+    for kind in renamed:
+        texts = nonce_instructions([observation["instruction"] for observation in observations], kind)
+        observations = [observation | {"instruction": text} for observation, text in zip(observations, texts)]
     return observations, oracle_answers
 
 
@@ -47,12 +48,12 @@ def validation_table(
     workers: int,
     data_cache: str | None,
     tasks: Sequence[str] = TASK_NAMES,
-    nonce_nouns: bool = False,
+    renamed: Sequence[WordKind] = (),
 ) -> str:
     for checkpoint in checkpoints:  # a bad path fails in one line before any scene is rendered
         check_checkpoint(checkpoint)
     scenes = validation_scenes(data_cache, list(tasks), per_task, workers=workers)
-    observations, oracle_answers = validation_observations(scenes, nonce_nouns)
+    observations, oracle_answers = validation_observations(scenes, renamed)
     lines = [
         "| checkpoint | format valid | point error median | within 40 | end error median "
         f"| success ({len(scenes)} scenes) |",
@@ -94,13 +95,24 @@ def main(argv: list[str] | None = None) -> int:
         help="name each scene's target by a made-up word instead of its shape (cube, cylinder, ball), "
         "to see whether a model finds objects it cannot name",
     )
+    parser.add_argument(
+        "--nonce-colors",
+        action="store_true",
+        help="name each colour of a scene's instruction (its target's, its goal's) by a made-up word, "
+        "to see whether a model finds objects whose colour it cannot read",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.per_task <= len(VALIDATION_INDICES):
         parser.error(f"--per-task must be between 1 and {len(VALIDATION_INDICES)}")
     try:
         print(
             validation_table(
-                args.checkpoints, args.per_task, args.workers, args.data_cache, args.tasks, args.nonce_nouns
+                args.checkpoints,
+                args.per_task,
+                args.workers,
+                args.data_cache,
+                args.tasks,
+                [kind for kind, on in ((SHAPE_WORDS, args.nonce_nouns), (COLOR_WORDS, args.nonce_colors)) if on],
             )
         )
     except CheckpointError as err:
