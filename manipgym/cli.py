@@ -314,20 +314,15 @@ def _color_jitter_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _nonce_word_options(parser: argparse.ArgumentParser, which: str, how: str) -> None:
-    """--nonce-nouns and --nonce-colors (agents/nonce_words.py): ``which`` names what is renamed
-    (an example, a scene's prompt), ``how`` where and how often."""
-    for option, what in (
-        ("--nonce-nouns", "names its object by a made-up word instead of its shape"),
-        ("--nonce-colors", "names each of its colours by a made-up word"),
-    ):
+def _nonce_word_options(parser: argparse.ArgumentParser, nouns_help: str, colors_help: str) -> None:
+    """--nonce-nouns and --nonce-colors (agents/nonce_words.py), each with its help text."""
+    for option, text in (("--nonce-nouns", nouns_help), ("--nonce-colors", colors_help)):
         parser.add_argument(
             option,
             type=float,
             default=0.0,
             metavar="P",
-            help=f"with probability P, {which} {what}{how}, so that unknown words do not derail the model "
-            "(e.g. 0.2; default 0: off)",
+            help=f"{text}, so that unknown words do not derail the model (e.g. 0.2; default 0: off)",
         )
 
 
@@ -538,7 +533,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _color_jitter_option(sft)
     _nonce_word_options(
-        sft, "an example", ", in the instruction and the answer's reasoning (drawn afresh each time it is drawn)"
+        sft,
+        "with probability P, an example names its object by a made-up word instead of its shape, in the "
+        "instruction and the answer's reasoning (drawn afresh each time the example is drawn)",
+        "with probability P, an example names each of its colours by a made-up word, in the instruction and "
+        "the answer's reasoning (drawn afresh each time the example is drawn)",
     )
     sft.set_defaults(func=_train)
 
@@ -598,7 +597,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=[0.1, 0.2, 0.2, 0.5],
         help="format,affordance,trajectory,success reward weights (default 0.1,0.2,0.2,0.5)",
     )
-    _nonce_word_options(grpo, "a scene's prompt", " (drawn once for the run)")
+    _nonce_word_options(
+        grpo,
+        "with probability P, a scene's prompt names its object by a made-up word instead of its shape "
+        "(drawn once for the run)",
+        "with probability P, a scene's prompt names each of its colours by a made-up word (drawn once for the run)",
+    )
     grpo.add_argument(
         "--freeze-vision",
         action=argparse.BooleanOptionalAction,

@@ -61,8 +61,20 @@ def test_each_colour_gets_its_own_word_and_the_think_the_targets():
     assert rename(instruction, mapping) == "put the wug cube on the dax plate"
     assert rename("The red cube is the object to act on.", mapping) == "The wug cube is the object to act on."
     assert rename_colors("lift the reddish red cube", ["wug", "dax"]) == "lift the reddish wug cube"
+    with pytest.raises(ValueError, match="holds 3 different --nonce-colors words"):
+        rename_colors("put the red cube and the blue ball on the green plate", ["wug", "dax"])
     prompt = build_prompt("lift the blue ball")
     assert rename_colors(prompt, ["wug", "dax"]) == build_prompt("lift the wug ball")  # nor any colour
+
+
+def test_shape_words_are_drawn_as_before_colours_existed():
+    # the words the first nonce-noun module drew (the shipped model's stream and validation figures)
+    instructions = ["lift the red cube", "put the blue ball on the green plate"]
+    assert nonce_instructions(instructions) == ["lift the red qnhibb", "put the blue evq on the green plate"]
+    examples = [{"prompt": chat_prompt("lift the red cube"), "completion": completion_message("")}] * 12
+    picked = NonceWordCollator(lambda batch: batch, SHAPE_WORDS, 0.2, seed=0)(examples)
+    last_words = [instruction(example).split()[-1] for example in picked]
+    assert last_words == ["cube"] * 2 + ["aev"] + ["cube"] * 6 + ["woat", "cwaoc", "cube"]
 
 
 def test_validation_instructions_are_renamed_the_same_way_every_time():
@@ -145,9 +157,8 @@ def test_colour_collator_renames_target_and_goal_and_its_draws_are_not_the_shape
         target, goal = re.fullmatch(r"put the (\w+) cube on the (\w+) plate", instruction(example)).groups()
         assert target != goal and not {target, goal} & RESERVED
         assert text(example["completion"]) == f"<think>The {target} cube is the object to act on.</think>"
-    # same --seed, yet the two kinds pick different examples (their generators are separate streams)
-    picked_by_shapes = ["cube" not in instruction(example) for example in shapes]
-    picked_by_colours = ["red" not in instruction(example) for example in colours]
-    assert picked_by_shapes != picked_by_colours
+    # same --seed, yet the two kinds' generators differ from their first draw (else both would pick alike)
+    assert COLOR_WORDS.rng(3).random() != SHAPE_WORDS.rng(3).random()
+    assert any("cube" not in instruction(example) for example in shapes)
     with pytest.raises(ValueError, match="--nonce-colors must be a probability"):
         NonceWordCollator(lambda batch: batch, COLOR_WORDS, -0.5, seed=0)

@@ -34,6 +34,7 @@ import re
 import string
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -59,9 +60,9 @@ class WordKind:
     option: str
     words: tuple[str, ...]
     per_text: int
-    stream: int | None  # the generator's stream: None = the seed as it is, so kinds never draw alike
+    stream: int | None  # mixed into the generator's seed (None: the seed alone), so two kinds draw differently
 
-    @property
+    @cached_property
     def pattern(self) -> re.Pattern:
         return re.compile(r"\b(" + "|".join(self.words) + r")\b")
 
@@ -74,7 +75,7 @@ SHAPE_WORDS = WordKind("--nonce-nouns", TRAIN_SHAPES, per_text=1, stream=None)
 COLOR_WORDS = WordKind("--nonce-colors", TRAIN_COLORS, per_text=2, stream=1)
 
 
-def check_probability(probability: float, kind: WordKind = SHAPE_WORDS) -> None:
+def check_probability(probability: float, kind: WordKind) -> None:
     """Raise ValueError, naming the option, unless ``probability`` is in [0, 1]."""
     if not 0 <= probability <= 1:
         raise ValueError(f"{kind.option} must be a probability in [0, 1] (e.g. 0.2; 0 is off), got {probability:g}")
@@ -89,9 +90,11 @@ def nonce_word(rng: np.random.Generator) -> str:
 
 
 def renaming(text: str, kind: WordKind, words: list[str]) -> dict[str, str]:
-    """Which of ``text``'s words of ``kind`` become which nonce word: the first distinct ones, in
-    order of appearance, take ``words`` in order."""
+    """Which of ``text``'s words of ``kind`` become which nonce word: the distinct ones, in order
+    of appearance, take ``words`` in order (no words: nothing is renamed)."""
     found = list(dict.fromkeys(kind.pattern.findall(text)))
+    if words and len(found) > len(words):  # a text that names more than a prompt ever does
+        raise ValueError(f"{text!r} holds {len(found)} different {kind.option} words; a renaming has {len(words)}")
     return dict(zip(found, words))
 
 
@@ -99,7 +102,8 @@ def rename(text: str, mapping: dict[str, str]) -> str:
     """``text`` with every whole word that is a key of ``mapping`` replaced by its value."""
     if not mapping:
         return text
-    return re.sub(r"\b(" + "|".join(mapping) + r")\b", lambda match: mapping[match.group(1)], text)
+    pattern = r"\b(" + "|".join(map(re.escape, mapping)) + r")\b"
+    return re.sub(pattern, lambda match: mapping[match.group(1)], text)
 
 
 def nonce_instructions(instructions: list[str], kind: WordKind = SHAPE_WORDS, seed: int = 0) -> list[str]:

@@ -32,11 +32,11 @@ from manipgym.envs import TASK_NAMES, task_list
 from manipgym.envs.workers import Worker
 
 
-def validation_observations(scenes, renamed: Sequence[WordKind] = ()) -> tuple[list[dict], list[str]]:
+def validation_observations(scenes, nonce_kinds: Sequence[WordKind] = ()) -> tuple[list[dict], list[str]]:
     """What the agent sees of each validation scene, and the oracle's answers; each kind of word
-    in ``renamed`` (target shape, colours) is replaced by made-up words (agents/nonce_words.py)."""
+    in ``nonce_kinds`` (target shape, colours) is replaced by made-up words (agents/nonce_words.py)."""
     observations, oracle_answers = observations_and_answers(scenes)
-    for kind in renamed:
+    for kind in nonce_kinds:
         texts = nonce_instructions([observation["instruction"] for observation in observations], kind)
         observations = [observation | {"instruction": text} for observation, text in zip(observations, texts)]
     return observations, oracle_answers
@@ -48,12 +48,12 @@ def validation_table(
     workers: int,
     data_cache: str | None,
     tasks: Sequence[str] = TASK_NAMES,
-    renamed: Sequence[WordKind] = (),
+    nonce_kinds: Sequence[WordKind] = (),
 ) -> str:
     for checkpoint in checkpoints:  # a bad path fails in one line before any scene is rendered
         check_checkpoint(checkpoint)
     scenes = validation_scenes(data_cache, list(tasks), per_task, workers=workers)
-    observations, oracle_answers = validation_observations(scenes, renamed)
+    observations, oracle_answers = validation_observations(scenes, nonce_kinds)
     lines = [
         "| checkpoint | format valid | point error median | within 40 | end error median "
         f"| success ({len(scenes)} scenes) |",
