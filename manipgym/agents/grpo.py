@@ -20,7 +20,7 @@ from transformers import TrainerCallback
 
 from manipgym.agents import run_dir
 from manipgym.agents.curve import PointErrorCurve, validation_scenes
-from manipgym.agents.nonce_words import COLOR_WORDS, SHAPE_WORDS, check_probability, rename_some
+from manipgym.agents.nonce_words import rename_some, requested_kinds
 from manipgym.agents.sft import freeze_vision
 from manipgym.agents.train_data import cached_examples, check_scene_count, check_training_indices
 from manipgym.envs import TASK_NAMES
@@ -79,8 +79,7 @@ class GRPORunConfig:
         if self.loss_type not in LOSS_TYPES or self.scale_rewards not in SCALE_REWARDS:
             raise ValueError(f"loss_type must be one of {LOSS_TYPES} and scale_rewards one of {SCALE_REWARDS}")
         check_scene_count(self.scenes_per_task)
-        check_probability(self.nonce_nouns, SHAPE_WORDS)
-        check_probability(self.nonce_colors, COLOR_WORDS)
+        requested_kinds(self.nonce_nouns, self.nonce_colors)  # raises on a probability outside [0, 1]
         run_dir.checkpoint_limit(self.keep_checkpoints)  # raises on a negative count
         check_training_indices(self.scene_indices())  # raises on scenes outside the training range
 
@@ -216,10 +215,9 @@ def grpo_dataset(config: GRPORunConfig, progress: bool):
         config.data_cache, config.tasks, config.scene_indices(), 0, progress, workers=config.workers
     )
     dataset = dataset.select_columns(["prompt", "images", "task", "seed"])
-    for kind, probability in ((SHAPE_WORDS, config.nonce_nouns), (COLOR_WORDS, config.nonce_colors)):
-        if probability > 0:
-            prompts, _ = rename_some(dataset["prompt"], kind, probability, kind.rng(config.seed))
-            dataset = dataset.remove_columns("prompt").add_column("prompt", prompts)
+    for kind, probability in requested_kinds(config.nonce_nouns, config.nonce_colors):
+        prompts, _ = rename_some(dataset["prompt"], kind, probability, kind.rng(config.seed))
+        dataset = dataset.remove_columns("prompt").add_column("prompt", prompts)
     return dataset
 
 

@@ -69,6 +69,10 @@ class WordKind:
     def rng(self, seed: int) -> np.random.Generator:
         return np.random.default_rng(seed if self.stream is None else (seed, self.stream))
 
+    def draw(self, rng: np.random.Generator) -> list[str]:
+        """The nonce words for one renamed text."""
+        return [nonce_word(rng) for _ in range(self.per_text)]
+
 
 # the shape kind keeps the bare seed: the shipped model was trained on that stream
 SHAPE_WORDS = WordKind("--nonce-nouns", TRAIN_SHAPES, per_text=1, stream=None)
@@ -79,6 +83,15 @@ def check_probability(probability: float, kind: WordKind) -> None:
     """Raise ValueError, naming the option, unless ``probability`` is in [0, 1]."""
     if not 0 <= probability <= 1:
         raise ValueError(f"{kind.option} must be a probability in [0, 1] (e.g. 0.2; 0 is off), got {probability:g}")
+
+
+def requested_kinds(nouns: float, colors: float) -> list[tuple[WordKind, float]]:
+    """The kinds a run renames (``--nonce-nouns``, ``--nonce-colors``) with their probabilities,
+    each checked; a kind at 0 is left out. Shapes come first, as they did before colours existed."""
+    settings = [(SHAPE_WORDS, nouns), (COLOR_WORDS, colors)]
+    for kind, probability in settings:
+        check_probability(probability, kind)
+    return [(kind, probability) for kind, probability in settings if probability > 0]
 
 
 def nonce_word(rng: np.random.Generator) -> str:
@@ -113,8 +126,7 @@ def nonce_instructions(instructions: list[str], kind: WordKind = SHAPE_WORDS, se
     rng = kind.rng(seed)
     renamed = []
     for instruction in instructions:
-        words = [nonce_word(rng) for _ in range(kind.per_text)]
-        renamed.append(rename(instruction, renaming(instruction, kind, words)))
+        renamed.append(rename(instruction, renaming(instruction, kind, kind.draw(rng))))
     return renamed
 
 
@@ -128,7 +140,7 @@ def rename_some(
     renamed, mappings = [], []
     for messages in prompts:
         # the words are drawn whatever the prompt holds, so a prompt's draws never depend on its text
-        words = [nonce_word(rng) for _ in range(kind.per_text)] if rng.random() < probability else []
+        words = kind.draw(rng) if rng.random() < probability else []
         mapping = renaming(message_text(messages), kind, words)
         renamed.append(rename_in_messages(messages, mapping) if mapping else messages)
         mappings.append(mapping)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from manipgym.agents import run_dir
 from manipgym.agents.augment import ColorJitterCollator, check_strength
-from manipgym.agents.nonce_words import COLOR_WORDS, SHAPE_WORDS, NonceWordCollator, check_probability
+from manipgym.agents.nonce_words import NonceWordCollator, requested_kinds
 from manipgym.agents.tiny_vlm import TinyVLMConfig, coordinate_tokens
 from manipgym.agents.train_data import (
     MASK_COLUMNS,
@@ -127,8 +127,7 @@ def train_sft(config: SFTRunConfig, progress: bool = True):
         if on and (config.pointing_attention <= 0 or config.episodes_per_task <= 0):
             raise ValueError(f"{flag} needs --pointing-attention W and task answers (--episodes-per-task N)")
     check_strength(config.color_jitter)
-    check_probability(config.nonce_nouns, SHAPE_WORDS)
-    check_probability(config.nonce_colors, COLOR_WORDS)
+    nonce_kinds = requested_kinds(config.nonce_nouns, config.nonce_colors)
     if config.lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"unknown --lr-schedule {config.lr_schedule!r}: use one of {', '.join(LR_SCHEDULES)}")
     run_dir.checkpoint_limit(config.keep_checkpoints)  # a bad value fails before anything is written
@@ -175,9 +174,8 @@ def train_sft(config: SFTRunConfig, progress: bool = True):
     if config.color_jitter > 0:
         trainer.data_collator = ColorJitterCollator(trainer.data_collator, config.color_jitter, config.seed)
     # each its own generator from --seed (nonce_words.WordKind.rng), drawn at different rates
-    for kind, probability in ((SHAPE_WORDS, config.nonce_nouns), (COLOR_WORDS, config.nonce_colors)):
-        if probability > 0:
-            trainer.data_collator = NonceWordCollator(trainer.data_collator, kind, probability, config.seed)
+    for kind, probability in nonce_kinds:
+        trainer.data_collator = NonceWordCollator(trainer.data_collator, kind, probability, config.seed)
     last = run_dir.last_checkpoint(out)
     output = trainer.train(resume_from_checkpoint=last if config.resume else None)
     return run_dir.finish(trainer, agent.processor, out, record, output)

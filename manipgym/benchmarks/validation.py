@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from manipgym.agents.curve import curve_point, observations_and_answers, units, validation_scenes
 from manipgym.agents.grpo import executed_success
-from manipgym.agents.nonce_words import COLOR_WORDS, SHAPE_WORDS, WordKind, nonce_instructions
+from manipgym.agents.nonce_words import WordKind, nonce_instructions, requested_kinds
 from manipgym.agents.train_data import VALIDATION_INDICES
 from manipgym.agents.vlm import CheckpointError, VLMAgent, check_checkpoint
 from manipgym.cli import positive_int
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.workers,
                 args.data_cache,
                 args.tasks,
-                [kind for kind, on in ((SHAPE_WORDS, args.nonce_nouns), (COLOR_WORDS, args.nonce_colors)) if on],
+                [kind for kind, _ in requested_kinds(float(args.nonce_nouns), float(args.nonce_colors))],
             )
         )
     except CheckpointError as err:
