@@ -72,33 +72,49 @@ class GroundRunConfig:
         check_strength(self.color_jitter)
 
 
-def patch_targets(labels: np.ndarray, words: list[tuple[str, str]], grid: int, token_of, coord_step: int) -> np.ndarray:
-    """Per-patch token ids (N × grid² × 4: colour, noun, x, y) for row-major patches. A patch that
-    shows an object names the object and the object's centre (so a coarse grid still locates it
-    finely); any other patch says "table" and gives its own centre."""
+def patch_objects(labels: np.ndarray, grid: int) -> tuple[np.ndarray, np.ndarray]:
+    """For row-major patches of a grid × grid split of each label image (N × H × W): the label
+    of the object covering most of each patch, if it covers at least MIN_COVER (else -1), and
+    that object's centre (else the patch's own), x and y in 0–1000 image units (N × grid² × 2)."""
     n, h, w = labels.shape
     ph, pw = h // grid, w // grid
     patches = labels[:, : ph * grid, : pw * grid].reshape(n, grid, ph, grid, pw).transpose(0, 1, 3, 2, 4)
     patches = patches.reshape(n, grid * grid, ph * pw)
-    word_ids = np.array([[token_of(c), token_of(s)] for c, s in words] + [[token_of(BACKGROUND_WORD)] * 2])
     rows, cols = np.divmod(np.arange(grid * grid), grid)
-    place = np.empty((n, grid * grid, 2))  # x, y in 0–1000 image units
+    place = np.empty((n, grid * grid, 2))
     place[..., 0] = (cols + 0.5) / grid * 1000
     place[..., 1] = (rows + 0.5) / grid * 1000
-    shown = np.full((n, grid * grid), len(words))  # the background row of word_ids unless an object shows
-    for i in range(n):  # the object covering most of each patch, if it covers at least MIN_COVER
+    shown = np.full((n, grid * grid), -1)
+    for i in range(n):
         best = np.zeros(grid * grid)
         for k in np.unique(labels[i][labels[i] >= 0]):
             cover = (patches[i] == k).mean(axis=1)
             wins = (cover >= MIN_COVER) & (cover > best)
             shown[i, wins], best[wins] = k, cover[wins]
             place[i, wins] = object_centre(labels[i], k)
+    return shown, place
+
+
+def patch_targets(labels: np.ndarray, words: list[tuple[str, str]], grid: int, token_of, coord_step: int) -> np.ndarray:
+    """Per-patch token ids (N × grid² × 4: colour, noun, x, y) for row-major patches. A patch that
+    shows an object names the object and the object's centre (so a coarse grid still locates it
+    finely); any other patch says "table" and gives its own centre."""
+    shown, place = patch_objects(labels, grid)
+    # the last row is the background's, which shown's -1 picks
+    word_ids = np.array([[token_of(c), token_of(s)] for c, s in words] + [[token_of(BACKGROUND_WORD)] * 2])
     bins = np.minimum(np.round(place / coord_step), 1000 // coord_step - 1).astype(int)
     location = np.array([token_of(str(b * coord_step)) for b in range(1000 // coord_step)])
-    targets = np.empty((n, grid * grid, 4), np.int64)
+    targets = np.empty((*shown.shape, 4), np.int64)
     targets[..., :2] = word_ids[shown]
     targets[..., 2:] = location[bins]
     return targets
+
+
+def image_tokens(model, processor, images: Sequence[np.ndarray], device: torch.device) -> torch.Tensor:
+    """The image tokens the language model reads for each image (one image per prompt):
+    B × tokens × hidden, row-major over the image's patches (Idefics3)."""
+    pixels = processor.image_processor([[image] for image in images], return_tensors="pt").to(device)
+    return torch.stack(model.get_image_features(**pixels).pooler_output)
 
 
 def _token_lookup(tokenizer):
@@ -125,9 +141,7 @@ def train_ground(config: GroundRunConfig, progress: bool = True) -> Path:
         config.tasks, config.scenes_per_task, config.data_cache, progress, config.workers
     )
     with torch.no_grad():
-        first = processor.image_processor([[images[0]]], return_tensors="pt").to(agent.device)
-        probe = model.get_image_features(**first)
-    grid = int(round(probe.pooler_output[0].shape[0] ** 0.5))
+        grid = int(round(image_tokens(model, processor, images[:1], agent.device).shape[1] ** 0.5))
     token_of = _token_lookup(processor.tokenizer)
     targets = torch.from_numpy(patch_targets(labels, words, grid, token_of, config.tiny.coord_step))
     background = token_of(BACKGROUND_WORD)
@@ -143,13 +157,12 @@ def train_ground(config: GroundRunConfig, progress: bool = True) -> Path:
     started = time.perf_counter()
     for step in tqdm(range(1, config.steps + 1), desc="grounding", disable=not progress):
         batch = generator.choice(len(images), size=config.batch_size, replace=False)
-        drawn = [[color_jitter(images[i], config.color_jitter, generator)] for i in batch]
-        pixels = processor.image_processor(drawn, return_tensors="pt").to(agent.device)
+        drawn = [color_jitter(images[i], config.color_jitter, generator) for i in batch]
         batch_targets = targets[batch].to(agent.device)
         on_object = batch_targets[..., 1] != background  # accuracy is reported on patches that show objects
         losses, accuracies = [], []
         with torch.autocast(agent.device.type, torch.bfloat16, enabled=mixed):
-            tokens = torch.stack(model.get_image_features(**pixels).pooler_output)  # B × grid² × hidden
+            tokens = image_tokens(model, processor, drawn, agent.device)  # B × grid² × hidden
             embeddings = model.get_input_embeddings().weight
             for k, head in enumerate(heads):
                 logits = head(tokens) @ embeddings.T

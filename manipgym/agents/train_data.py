@@ -113,21 +113,33 @@ class LabelledScenes(NamedTuple):
 
 
 def labelled_scenes(
-    tasks: Sequence[str], scenes_per_task: int, cache_dir: str | None, progress: bool = True, workers: int = 1
+    tasks: Sequence[str],
+    scenes_per_task: int,
+    cache_dir: str | None,
+    progress: bool = True,
+    workers: int = 1,
+    validation: bool = False,
 ):
     """The first ``scenes_per_task`` train scenes of each task (in ``tasks`` order), labelled
     (:class:`LabelledScenes`), rendered in ``workers`` processes; kept under ``cache_dir`` when
-    given. A cache written before the targets were kept is rendered again (the same images and
-    labels: rendering is deterministic)."""
-    check_training_indices(range(scenes_per_task))
-    path = Path(cache_dir) / f"labels-{'-'.join(tasks)}-{scenes_per_task}.npz" if cache_dir else None
+    given. ``validation``: the first of the validation scenes (:data:`VALIDATION_INDICES`)
+    instead, which no training stage uses. A cache written before the targets were kept is
+    rendered again (the same images and labels: rendering is deterministic)."""
+    if validation:
+        if not 1 <= scenes_per_task <= len(VALIDATION_INDICES):
+            raise ValueError(f"there are {len(VALIDATION_INDICES)} validation scenes per task, not {scenes_per_task}")
+        indices, name = VALIDATION_INDICES[:scenes_per_task], f"labels-validation-{'-'.join(tasks)}-{scenes_per_task}"
+    else:
+        check_training_indices(range(scenes_per_task))
+        indices, name = range(scenes_per_task), f"labels-{'-'.join(tasks)}-{scenes_per_task}"
+    path = Path(cache_dir) / f"{name}.npz" if cache_dir else None
     if path is not None and path.exists():
         data = np.load(path, allow_pickle=False)
         if "targets" in data.files:
             words = [tuple(w) for w in json.loads(str(data["words"]))]
             return LabelledScenes(data["images"], data["labels"], words, data["targets"])
     images, labels, targets, vocabulary = [], [], [], {}
-    scenes = [(task, index) for task in tasks for index in range(scenes_per_task)]
+    scenes = [(task, index) for task in tasks for index in indices]
     for image, local, names in render_scenes(LABELS, scenes, workers, progress):
         # local label 0 is the task's target; -1 indexes the appended -1: background stays -1
         remap = np.array([vocabulary.setdefault(words, len(vocabulary)) for words in names] + [-1], np.int16)
