@@ -54,3 +54,6 @@ def test_probe_script_tabulates_each_checkpoint_and_refuses_a_bad_one(tmp_path, 
     assert rows[-1].startswith("| chance")
     assert tower_probe.main([str(tmp_path), *args]) == 2  # not a checkpoint: one line, nothing rendered
     assert capsys.readouterr().err.count("\n") == 1
+    too_many = [str(SHIPPED_CHECKPOINT), "--held-out-per-task", "101", "--data-cache", str(tmp_path / "fresh")]
+    assert tower_probe.main(too_many) == 2 and "100 validation scenes" in capsys.readouterr().err
+    assert not (tmp_path / "fresh").exists()  # refused before anything was rendered

@@ -42,6 +42,13 @@ def check_training_indices(indices: Sequence[int]) -> None:
         )
 
 
+def validation_indices(per_task: int) -> range:
+    """The train-manifest indices of the first ``per_task`` validation scenes of a task."""
+    if not 1 <= per_task <= len(VALIDATION_INDICES):
+        raise ValueError(f"there are {len(VALIDATION_INDICES)} validation scenes per task, not {per_task}")
+    return VALIDATION_INDICES[:per_task]
+
+
 AFFORDANCE_FORMS = ("box", "point")
 
 
@@ -126,9 +133,7 @@ def labelled_scenes(
     instead, which no training stage uses. A cache written before the targets were kept is
     rendered again (the same images and labels: rendering is deterministic)."""
     if validation:
-        if not 1 <= scenes_per_task <= len(VALIDATION_INDICES):
-            raise ValueError(f"there are {len(VALIDATION_INDICES)} validation scenes per task, not {scenes_per_task}")
-        indices, name = VALIDATION_INDICES[:scenes_per_task], f"labels-validation-{'-'.join(tasks)}-{scenes_per_task}"
+        indices, name = validation_indices(scenes_per_task), f"labels-validation-{'-'.join(tasks)}-{scenes_per_task}"
     else:
         check_training_indices(range(scenes_per_task))
         indices, name = range(scenes_per_task), f"labels-{'-'.join(tasks)}-{scenes_per_task}"

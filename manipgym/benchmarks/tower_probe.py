@@ -26,7 +26,7 @@ import torch
 from tqdm import tqdm
 
 from manipgym.agents.ground import image_tokens, patch_objects
-from manipgym.agents.train_data import labelled_scenes
+from manipgym.agents.train_data import check_training_indices, labelled_scenes, validation_indices
 from manipgym.agents.vlm import CheckpointError, VLMAgent, check_checkpoint
 from manipgym.cli import positive_int
 from manipgym.envs import TASK_NAMES, task_list
@@ -94,8 +94,10 @@ def probe_table(
 ) -> str:
     """A markdown table: per checkpoint, held-out and fitted accuracy of a linear probe of its
     image tokens for each object's colour and shape."""
-    for checkpoint in checkpoints:  # a bad path fails in one line before any scene is rendered
+    for checkpoint in checkpoints:  # a bad path or count fails in one line before any scene is rendered
         check_checkpoint(checkpoint)
+    check_training_indices(range(fit_per_task))
+    validation_indices(held_out_per_task)
     fit_scenes = labelled_scenes(tasks, fit_per_task, data_cache, progress, workers)
     held_out_scenes = labelled_scenes(tasks, held_out_per_task, data_cache, progress, workers, validation=True)
     lines = [
