@@ -26,7 +26,7 @@ import torch
 from tqdm import tqdm
 
 from manipgym.agents.ground import image_tokens, patch_objects
-from manipgym.agents.train_data import check_training_indices, labelled_scenes, validation_indices
+from manipgym.agents.train_data import labelled_scenes, validation_indices
 from manipgym.agents.vlm import CheckpointError, VLMAgent, check_checkpoint
 from manipgym.cli import positive_int
 from manipgym.envs import TASK_NAMES, task_list
@@ -96,8 +96,7 @@ def probe_table(
     image tokens for each object's colour and shape."""
     for checkpoint in checkpoints:  # a bad path or count fails in one line before any scene is rendered
         check_checkpoint(checkpoint)
-    check_training_indices(range(fit_per_task))
-    validation_indices(held_out_per_task)
+    validation_indices(held_out_per_task)  # the fit scenes' count is checked before they render, below
     fit_scenes = labelled_scenes(tasks, fit_per_task, data_cache, progress, workers)
     held_out_scenes = labelled_scenes(tasks, held_out_per_task, data_cache, progress, workers, validation=True)
     lines = [
@@ -111,13 +110,13 @@ def probe_table(
         fit_x, fit_names = object_patches(agent, fit_scenes, progress)
         test_x, held_out_names = object_patches(agent, held_out_scenes, progress)
         cells = []
-        for part, _ in enumerate(ATTRIBUTES):
+        for part in range(len(ATTRIBUTES)):
             fitted, held_out = probe_accuracy(
                 fit_x, [n[part] for n in fit_names], test_x, [n[part] for n in held_out_names], steps
             )
             cells += [f"{held_out:.1%}", f"{fitted:.1%}"]
         lines.append(f"| {checkpoint} | {' | '.join(cells)} | {len(fit_names)} / {len(held_out_names)} |")
-    colour, shape = (chance([n[part] for n in held_out_names]) for part, _ in enumerate(ATTRIBUTES))
+    colour, shape = (chance([n[part] for n in held_out_names]) for part in range(len(ATTRIBUTES)))
     lines.append(f"| chance (most common class) | {colour:.1%} | | {shape:.1%} | | |")
     return "\n".join(lines)
 
