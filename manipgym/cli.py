@@ -479,7 +479,7 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument("--out", default="videos", help="output folder (default videos)")
     record.set_defaults(func=_record)
 
-    train = sub.add_parser("train", help="train a VLM in simulation: sft (oracle answers), then grpo")
+    train = sub.add_parser("train", help="train a VLM in simulation: ground, sft (oracle answers), then grpo")
     stages = train.add_subparsers(dest="stage", required=True, metavar="{ground,sft,grpo}")
     sft = stages.add_parser("sft", help="supervised warm start on oracle answers of train-manifest scenes")
     _train_options(sft, default_lr=1e-3, default_steps=500)
