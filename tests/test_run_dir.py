@@ -5,7 +5,7 @@ from dataclasses import replace
 import pytest
 
 from manipgym.agents.grpo import GRPORunConfig
-from manipgym.agents.run_dir import check_resume, prepare, run_record, write_record
+from manipgym.agents.run_dir import check_resume, option_defaults, prepare, run_record, write_record
 from manipgym.agents.sft import SFTRunConfig
 from manipgym.agents.tiny_vlm import TinyVLMConfig
 
@@ -41,6 +41,22 @@ def test_tiny_options_count_only_for_a_run_that_built_its_model(tmp_path):
     check_resume(grounded, run_record("sft", SFTRunConfig(out=str(grounded), init="runs/ground", tiny=deeper), 10))
     with pytest.raises(ValueError, match="the TINY options"):
         check_resume(fresh, run_record("sft", SFTRunConfig(out=str(fresh), tiny=deeper), 0))
+
+
+def test_an_option_newer_than_the_record_counts_as_its_default(tmp_path):
+    run = SFTRunConfig(out=str(tmp_path), init="runs/ground")
+    old_record = run_record("sft", run, 10)
+    del old_record["nonce_colors"]  # written before --nonce-colors existed
+    _save_checkpoint(tmp_path, old_record)
+    defaults = option_defaults(run)
+    assert defaults["nonce_colors"] == 0.0 and defaults["tiny"] == option_defaults(SFTRunConfig)["tiny"]
+    check_resume(tmp_path, run_record("sft", replace(run, resume=True), 10), defaults)  # the default: nothing raised
+    renamed = run_record("sft", replace(run, resume=True, nonce_colors=0.5), 10)
+    with pytest.raises(ValueError) as error:
+        check_resume(tmp_path, renamed, defaults)
+    assert "--nonce-colors 0.5 (the run used 0.0, the default before the option existed)" in str(error.value)
+    with pytest.raises(ValueError, match="--nonce-colors 0.5"):
+        prepare(tmp_path, resume=True, record=renamed, defaults=defaults)
 
 
 def test_a_checkpoint_without_a_record_is_not_checked(tmp_path):

@@ -236,7 +236,7 @@ def train_grpo(config: GRPORunConfig, progress: bool = True) -> Path:
     from trl import GRPOConfig, GRPOTrainer
 
     record = run_dir.run_record("grpo", config, run_dir.coord_step_of(config.init))
-    out = run_dir.prepare(config.out, config.resume, record)
+    out = run_dir.prepare(config.out, config.resume, record, defaults=run_dir.option_defaults(config))
     agent = load_policy(config)
     dataset = grpo_dataset(config, progress)
     weights = config.weights

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import asdict
+from dataclasses import MISSING, asdict, fields, is_dataclass
 from fnmatch import fnmatch
 from pathlib import Path
 
@@ -40,16 +40,19 @@ NOT_MODEL_FILES = (
 )
 
 
-def prepare(out: str | Path, resume: bool, record: dict | None = None, can_resume: bool = True) -> Path:
+def prepare(
+    out: str | Path, resume: bool, record: dict | None = None, can_resume: bool = True, defaults: dict | None = None
+) -> Path:
     """The output directory; refuses to overwrite a finished run unless resuming, and to resume
     with training options other than the run's (``record``: the resumed invocation's
-    :func:`run_record`). ``can_resume``: whether the stage has ``--resume`` to suggest."""
+    :func:`run_record`; ``defaults``: its config's :func:`option_defaults`, what a run recorded
+    before an option existed ran with). ``can_resume``: whether the stage has ``--resume`` to suggest."""
     out = Path(out)
     if (out / "config.json").exists() and not resume:
         advice = "pass --resume to continue, or choose another --out" if can_resume else "choose another --out"
         raise FileExistsError(f"{out} already holds a model: {advice}")
     if resume and record is not None:
-        check_resume(out, record)
+        check_resume(out, record, defaults)
     out.mkdir(parents=True, exist_ok=True)
     return out
 
@@ -77,11 +80,25 @@ RESUMABLE_OPTIONS = frozenset(
 FLAGS = {"learning_rate": "--lr", "pointing_scenes_per_task": "--pointing-scenes", "tiny": "the TINY options"}
 
 
-def check_resume(out: Path, record: dict) -> None:
+def option_defaults(config) -> dict:
+    """The default of each option of ``config``'s dataclass that has one, in the form a record holds."""
+    defaults = {}
+    for option in fields(config):
+        if option.default is not MISSING:
+            defaults[option.name] = option.default
+        elif option.default_factory is not MISSING:
+            value = option.default_factory()
+            defaults[option.name] = asdict(value) if is_dataclass(value) else value
+    return json.loads(json.dumps(defaults, default=str))
+
+
+def check_resume(out: Path, record: dict, defaults: dict | None = None) -> None:
     """Raise ValueError when ``record`` differs from the record of ``out``'s last checkpoint in an
     option outside :data:`RESUMABLE_OPTIONS`. A checkpoint without a record is not checked; the
     tiny model's options are not compared for a run that started from ``--init`` (they build
-    nothing there; older records hold them), and ``--init`` paths count as one when they name the same folder."""
+    nothing there; older records hold them), and ``--init`` paths count as one when they name the same folder.
+    An option the saved record lacks (it was added after the run started) counts as its default
+    in ``defaults``, the behaviour the version that wrote the record had."""
     last = last_checkpoint(Path(out))
     saved = Path(last) / RECORD if last else None
     if saved is None or not saved.exists():
@@ -91,11 +108,18 @@ def check_resume(out: Path, record: dict) -> None:
     ignored = RESUMABLE_OPTIONS | ({"tiny", "arch"} if before.get("init") else set())
     if before.get("init") and now.get("init") and os.path.realpath(before["init"]) == os.path.realpath(now["init"]):
         ignored |= {"init"}
-    changed = [
-        f"{FLAGS.get(key, '--' + key.replace('_', '-'))} {now[key]!r} (the run used {before[key]!r})"
-        for key in now
-        if key not in ignored and key in before and now[key] != before[key]
-    ]
+    changed = []
+    for key in now:
+        if key in ignored:
+            continue
+        if key in before:
+            used, note = before[key], ""
+        elif defaults and key in defaults:  # the option came after the record: the run had its default
+            used, note = defaults[key], ", the default before the option existed"
+        else:
+            continue
+        if now[key] != used:
+            changed.append(f"{FLAGS.get(key, '--' + key.replace('_', '-'))} {now[key]!r} (the run used {used!r}{note})")
     if changed:
         raise ValueError(
             f"--resume with options the run did not use: {'; '.join(changed)}. "

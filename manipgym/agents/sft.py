@@ -136,7 +136,7 @@ def train_sft(config: SFTRunConfig, progress: bool = True):
     if config.pointing_attention > 0 and not coord_step:  # checked before anything is written
         raise ValueError("--pointing-attention needs location tokens: --init a checkpoint built with --coord-step")
     record = run_dir.run_record("sft", config, coord_step)
-    out = run_dir.prepare(config.out, config.resume, record)
+    out = run_dir.prepare(config.out, config.resume, record, defaults=run_dir.option_defaults(config))
     init = run_dir.initial_checkpoint(out, config.init, config.arch, config.tiny)
     agent = VLMAgent(init, device=config.device, dtype=run_dir.TRAINING_DTYPE)
     if config.freeze_vision:
