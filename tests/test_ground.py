@@ -74,3 +74,23 @@ def test_ground_run_learns_patch_words_and_writes_an_sft_ready_checkpoint(tmp_pa
     assert_ran_here(out)
     agent = VLMAgent(out, max_new_tokens=4)
     assert isinstance(agent.act([{"image": np.zeros((224, 224, 3), np.uint8), "instruction": "lift it"}])[0], str)
+
+
+def test_the_same_ground_command_twice_writes_the_same_weights(tmp_path):
+    """Same seed, same machine, same weights: colour jitter and batches come from the seed alone."""
+    weights = []
+    for run in ("first", "second"):
+        config = GroundRunConfig(
+            out=str(tmp_path / run),
+            tiny=TinyVLMConfig(merge=2, coord_step=10),
+            tasks=["Lift"],
+            scenes_per_task=4,
+            steps=3,
+            batch_size=4,
+            color_jitter=0.5,
+            seed=2,
+            data_cache=str(tmp_path / "cache"),
+        )
+        train_ground(config, progress=False)
+        weights.append((tmp_path / run / "model.safetensors").read_bytes())
+    assert weights[0] == weights[1]
