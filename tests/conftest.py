@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import gymnasium as gym
+import mujoco
 import pytest
 import torch
 from safetensors import safe_open
@@ -40,5 +41,7 @@ def assert_ran_here(run: Path) -> None:
     expected = ("cuda", "bf16-mixed") if torch.cuda.is_available() else ("cpu", "fp32")
     assert (record["ran_on"].split()[0], record["precision"]) == expected
     assert record["wall_seconds"] > 0
+    assert record["machine"]["versions"]["torch"] == torch.__version__  # what to compare across machines
+    assert record["machine"]["versions"]["mujoco"] == mujoco.__version__ and record["machine"]["cpu"]
     with safe_open(str(run / "model.safetensors"), "pt") as weights:
         assert {weights.get_tensor(name).dtype for name in weights.keys()} == {torch.float32}

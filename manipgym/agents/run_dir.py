@@ -191,7 +191,48 @@ def hardware(device: torch.device, wall_seconds: float) -> dict:
     points and checkpoint saves included; a resumed run counts from the resume), so that a run's
     cost can be read from its own folder. ``curve.jsonl``'s ``train_seconds`` counts steps only."""
     name = f"cuda ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else device.type
-    return {"ran_on": name, "precision": precision(device), "wall_seconds": round(wall_seconds, 1)}
+    return {
+        "ran_on": name,
+        "precision": precision(device),
+        "wall_seconds": round(wall_seconds, 1),
+        "machine": machine(),
+    }
+
+
+# The packages whose version can change a run's numbers: the physics and renderer, the image
+# pipeline, the training stack. Recorded because the same command on two machines parts from the
+# first rendered pixels (README, "Limits"), and a version is the first thing to compare.
+RECORDED_PACKAGES = ("mujoco", "robosuite", "numpy", "pillow", "torch", "transformers", "trl")
+# SIMD features that change which kernels the CPU libraries (and Mesa's llvmpipe) run
+RECORDED_CPU_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_bf16", "amx_tile")
+
+
+def machine() -> dict:
+    """The CPU (model and SIMD flags; Linux's /proc/cpuinfo, else the platform's name), the GL
+    backend and the versions of :data:`RECORDED_PACKAGES`, for comparing runs across machines."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    from manipgym.envs.sim_setup import GL_BACKEND
+
+    cpu, flags = platform.processor() or platform.machine(), []
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        first = {}  # the first processor's fields; the others repeat them
+        for line in cpuinfo.read_text().splitlines():
+            key, colon, value = line.partition(":")
+            if colon:
+                first.setdefault(key.strip(), value.strip())
+        cpu = first.get("model name", cpu)
+        present = set(first.get("flags", "").split())
+        flags = [flag for flag in RECORDED_CPU_FLAGS if flag in present]
+    versions = {}
+    for package in RECORDED_PACKAGES:
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            versions[package] = None
+    return {"cpu": cpu, "cpu_flags": flags, "gl_backend": GL_BACKEND, "versions": versions}
 
 
 def run_record(stage: str, config, coord_step: int) -> dict:
