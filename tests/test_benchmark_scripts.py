@@ -7,7 +7,8 @@ import pytest
 
 from manipgym.agents import SHIPPED_CHECKPOINT
 from manipgym.agents.nonce_words import COLOR_WORDS, SHAPE_WORDS
-from manipgym.benchmarks import correctness, curves, render_speed, speed, train_speed, validation
+from manipgym.benchmarks import correctness, curves, render_match, render_speed, speed, train_speed, validation
+from manipgym.envs import TASK_NAMES
 
 
 def test_correctness_script_reports_every_figure(tmp_path, capsys):
@@ -132,3 +133,27 @@ def test_render_speed_script_times_each_worker_count(capsys):
     assert all(float(row[4]) > 0 for row in rows)
     with pytest.raises(SystemExit):
         render_speed.main(["--workers", "0"])
+
+
+def test_render_match_counts_the_pixels_that_differ_from_a_reference(tmp_path, capsys):
+    reference = tmp_path / "reference"
+    assert render_match.main(["--write", str(reference)]) == 0
+    assert json.loads((reference / "machine.json").read_text())["versions"]["mujoco"]
+    scenes = dict(np.load(reference / "scenes.npz"))
+    assert list(scenes["scenes"]) == [f"{task}:0" for task in TASK_NAMES]
+    scenes["images"][1, 10, 20] = 255 - scenes["images"][1, 10, 20]  # one pixel of PickPlace's scene, inverted
+    np.savez_compressed(reference / "scenes.npz", **scenes)
+    capsys.readouterr()
+    assert render_match.main(["--against", str(reference)]) == 0
+    table = capsys.readouterr().out
+    assert "| Lift:0 | yes | 0 | 0.00% | 0 |" in table  # rendering repeats on one machine
+    differing = next(line for line in table.splitlines() if line.startswith("| PickPlace:0 "))
+    assert differing.split(" | ")[1:3] == ["yes", "1"] and "no difference" in table
+    assert render_match.main(["--against", str(reference), "--scenes", "2"]) == 2
+    assert "holds 1 scenes per task: use --scenes 1 or fewer" in capsys.readouterr().err
+    assert render_match.main(["--against", str(tmp_path)]) == 2
+    assert "holds no scenes.npz: pass a folder written by --write" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="has no scene Lift:0"):  # a reference missing a scene asked for
+        render_match.compare({key: value[1:] for key, value in scenes.items()}, scenes)
+    stored, stored_machine = render_match.load_reference(render_match.STORED_REFERENCE)  # shipped with the package
+    assert stored["images"].shape == scenes["images"].shape and stored_machine["cpu_flags"]
