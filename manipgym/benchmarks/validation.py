@@ -67,7 +67,7 @@ def validation_table(
             success = executed_success(pool, scenes, answers)
             lines.append(
                 f"| {checkpoint} | {figures['format_valid']:.0%} | {units(figures['point_error_median'])} "
-                f"| {figures['within_40']:.0%} | {units(figures['end_error_median'])} | {success:.0%} |"
+                f"| {figures['within_40']:.1%} | {units(figures['end_error_median'])} | {success:.1%} |"
             )
     finally:
         for worker in pool:
