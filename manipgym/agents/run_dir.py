@@ -201,7 +201,7 @@ def hardware(device: torch.device, wall_seconds: float) -> dict:
 
 # The packages whose version can change a run's numbers: the physics and renderer, the image
 # pipeline, the training stack. Recorded because the same command on two machines parts from the
-# first rendered pixels (README, "Limits"), and a version is the first thing to compare.
+# first rendered pixels (README, "Roadmap"), and a version is the first thing to compare.
 RECORDED_PACKAGES = ("mujoco", "robosuite", "numpy", "pillow", "torch", "transformers", "trl")
 # SIMD features that change which kernels the CPU libraries (and Mesa's llvmpipe) run
 RECORDED_CPU_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_bf16", "amx_tile")
