@@ -43,5 +43,7 @@ def assert_ran_here(run: Path) -> None:
     assert record["wall_seconds"] > 0
     assert record["machine"]["versions"]["torch"] == torch.__version__  # what to compare across machines
     assert record["machine"]["versions"]["mujoco"] == mujoco.__version__ and record["machine"]["cpu"]
+    assert record["machine"]["torch_threads"] == torch.get_num_threads()  # the weights' bytes depend on it
+    assert record["machine"]["torch_cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     with safe_open(str(run / "model.safetensors"), "pt") as weights:
         assert {weights.get_tensor(name).dtype for name in weights.keys()} == {torch.float32}

@@ -7,7 +7,16 @@ import pytest
 
 from manipgym.agents import SHIPPED_CHECKPOINT
 from manipgym.agents.nonce_words import COLOR_WORDS, SHAPE_WORDS
-from manipgym.benchmarks import correctness, curves, render_match, render_speed, speed, train_speed, validation
+from manipgym.benchmarks import (
+    correctness,
+    curves,
+    render_match,
+    render_speed,
+    speed,
+    train_match,
+    train_speed,
+    validation,
+)
 from manipgym.envs import TASK_NAMES
 
 
@@ -141,14 +150,18 @@ def test_render_match_counts_the_pixels_that_differ_from_a_reference(tmp_path, c
     assert json.loads((reference / "machine.json").read_text())["versions"]["mujoco"]
     scenes = dict(np.load(reference / "scenes.npz"))
     assert list(scenes["scenes"]) == [f"{task}:0" for task in TASK_NAMES]
-    scenes["images"][1, 10, 20] = 255 - scenes["images"][1, 10, 20]  # one pixel of PickPlace's scene, inverted
+    scenes["images"][1, 10, 20] = 255 - scenes["images"][1, 10, 20]  # one pixel of PickPlace's wall, inverted
+    y, x = np.argwhere(scenes["labels"][2] >= 0)[0]  # and one on an object of Push's scene
+    scenes["images"][2, y, x] = 255 - scenes["images"][2, y, x]
     np.savez_compressed(reference / "scenes.npz", **scenes)
     capsys.readouterr()
     assert render_match.main(["--against", str(reference)]) == 0
     table = capsys.readouterr().out
-    assert "| Lift:0 | yes | 0 | 0.00% | 0 |" in table  # rendering repeats on one machine
+    assert "| Lift:0 | yes | 0 | 0.00% | 0 | 0 |" in table  # rendering repeats on one machine
     differing = next(line for line in table.splitlines() if line.startswith("| PickPlace:0 "))
-    assert differing.split(" | ")[1:3] == ["yes", "1"] and "no difference" in table
+    assert differing.split(" | ")[1:5] == ["yes", "1", "0.00%", "0"] and "no difference" in table
+    on_object = next(line for line in table.splitlines() if line.startswith("| Push:0 "))
+    assert on_object.split(" | ")[1:5] == ["yes", "1", "0.00%", "1"]
     assert render_match.main(["--against", str(reference), "--scenes", "2"]) == 2
     assert "holds 1 scenes per task: use --scenes 1 or fewer" in capsys.readouterr().err
     assert render_match.main(["--against", str(tmp_path)]) == 2
@@ -157,3 +170,24 @@ def test_render_match_counts_the_pixels_that_differ_from_a_reference(tmp_path, c
         render_match.compare({key: value[1:] for key, value in scenes.items()}, scenes)
     stored, stored_machine = render_match.load_reference(render_match.STORED_REFERENCE)  # shipped with the package
     assert stored["images"].shape == scenes["images"].shape and stored_machine["cpu_flags"]
+
+
+def test_train_match_compares_a_short_grounding_tensor_by_tensor(tmp_path, capsys):
+    reference = tmp_path / "reference"
+    assert train_match.main(["--write", str(reference)]) == 0
+    stored = json.loads((reference / "train.json").read_text())
+    assert stored["machine"]["torch_threads"] == 1 and stored["initial"].keys() == stored["trained"].keys()
+    trained = [name for name, value in stored["trained"].items() if stored["initial"][name] != value]
+    assert trained  # the grounding steps changed some tensors
+    stored["trained"][trained[0]] = "0" * 16  # as if the reference machine had computed one tensor otherwise
+    (reference / "train.json").write_text(json.dumps(stored))
+    capsys.readouterr()
+    assert train_match.main(["--against", str(reference)]) == 0
+    out = capsys.readouterr().out
+    assert "images equal: yes" in out and "no difference" in out  # training repeats on one machine
+    assert f"fresh model's tensors equal: {len(stored['initial'])} of {len(stored['initial'])}" in out
+    assert f"trained, equal: {len(trained) - 1} of {len(trained)}" in out
+    assert train_match.main(["--against", str(tmp_path)]) == 2
+    assert "holds no train.json: pass a folder written by --write" in capsys.readouterr().err
+    shipped = json.loads((train_match.STORED_REFERENCE / "train.json").read_text())
+    assert shipped["trained"].keys() == stored["trained"].keys() and shipped["machine"]["torch_threads"] == 1

@@ -205,11 +205,17 @@ def hardware(device: torch.device, wall_seconds: float) -> dict:
 RECORDED_PACKAGES = ("mujoco", "robosuite", "numpy", "pillow", "torch", "transformers", "trl")
 # SIMD features that change which kernels the CPU libraries (and Mesa's llvmpipe) run
 RECORDED_CPU_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_bf16", "amx_tile")
+# Environment variables that choose those kernels (each measured to change a grounding run's
+# weights on one machine; GALLIUM_OVERRIDE_CPU_CAPS is llvmpipe's), recorded where set
+KERNEL_VARIABLES = ("MKL_CBWR", "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "GALLIUM_OVERRIDE_CPU_CAPS")
 
 
 def machine() -> dict:
     """The CPU (model and SIMD flags; Linux's /proc/cpuinfo, else the platform's name), the GL
-    backend and the versions of :data:`RECORDED_PACKAGES`, for comparing runs across machines."""
+    backend, torch's thread count and kernel choice (its CPU capability and the
+    :data:`KERNEL_VARIABLES` that are set) and the versions of :data:`RECORDED_PACKAGES`, for
+    comparing runs across machines. The thread count is there because it changes the weights'
+    bytes: the same command with ``OMP_NUM_THREADS=1`` and with 2 threads trains different weights."""
     import platform
     from importlib.metadata import PackageNotFoundError, version
 
@@ -232,7 +238,15 @@ def machine() -> dict:
             versions[package] = version(package)
         except PackageNotFoundError:
             versions[package] = None
-    return {"cpu": cpu, "cpu_flags": flags, "gl_backend": GL_BACKEND, "versions": versions}
+    return {
+        "cpu": cpu,
+        "cpu_flags": flags,
+        "gl_backend": GL_BACKEND,
+        "torch_threads": torch.get_num_threads(),
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "kernel_variables": {name: os.environ[name] for name in KERNEL_VARIABLES if name in os.environ},
+        "versions": versions,
+    }
 
 
 def run_record(stage: str, config, coord_step: int) -> dict:

@@ -1,0 +1,127 @@
+"""Does this machine's training arithmetic match a reference machine's, bit for bit?
+
+    python -m manipgym.benchmarks.train_match [--against DIR] [--write DIR]
+
+``render_match`` compares the rendered pixels; this compares what torch computes from them. On
+one machine a training command repeats byte for byte, but the same command on a machine with
+byte-identical training images still writes other weights: torch's CPU kernels (MKL, oneDNN and
+its own vectorized ones) compute differently from one CPU to another, and with another thread
+count (README, "Roadmap"). This runs a short grounding with the shipped recipe's options
+(``--merge 2 --text-layers 4 --color-jitter 0.5 --seed 2``, :data:`STEPS` steps) on the first
+train scene of each task and compares the images and every weight tensor, by hash, with those a
+reference machine wrote; the lines after list where the machines differ (CPU, versions, thread
+count, torch's CPU capability and the kernel-choosing variables set). Both equal: this machine
+trains the reference machine's bytes. It trains with the reference's thread count (``--write``:
+one thread, as the shipped model's stages ran), so that the answer is about the machine.
+``--write DIR`` stores this machine's hashes instead. ``assets/render-reference/portable`` holds
+hashes written with llvmpipe's and torch's most generic kernels (the variables its machine lists),
+for testing whether those make two kinds of CPU train the same bytes (README, "Roadmap").
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from manipgym.agents.run_dir import machine
+from manipgym.benchmarks.render_match import STORED_REFERENCE, TRAINING_KEYS, machine_differences
+
+TRAIN_FILE = "train.json"
+STEPS = 20
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def tensor_digests(checkpoint: Path) -> dict[str, str]:
+    from safetensors.numpy import load_file
+
+    weights = load_file(str(checkpoint / "model.safetensors"))
+    return {name: digest(np.ascontiguousarray(weights[name]).tobytes()) for name in sorted(weights)}
+
+
+def train(threads: int) -> dict:
+    """Hashes of the rendered images and of each weight tensor of the fresh model (``initial``)
+    and after :data:`STEPS` grounding steps (``trained``), trained on ``threads`` threads."""
+    import torch
+
+    from manipgym.agents.ground import GroundRunConfig, train_ground
+    from manipgym.agents.tiny_vlm import TinyVLMConfig
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            config = GroundRunConfig(
+                out=f"{scratch}/ground",
+                tiny=TinyVLMConfig(merge=2, text_layers=4, coord_step=10, seed=2),
+                scenes_per_task=1,
+                steps=STEPS,
+                batch_size=4,
+                color_jitter=0.5,
+                data_cache=f"{scratch}/cache",
+                workers=1,
+                seed=2,
+            )
+            out = train_ground(config, progress=False)
+            (cache,) = Path(scratch, "cache").glob("labels-*.npz")
+            return {
+                "images": digest(np.ascontiguousarray(np.load(cache)["images"]).tobytes()),
+                "initial": tensor_digests(out / "init"),
+                "trained": tensor_digests(out),
+            }
+    finally:
+        torch.set_num_threads(before)
+
+
+def compare(reference: dict, here: dict) -> dict:
+    """Whether the images match, how many of the fresh model's tensors match the reference's, and
+    how many of the tensors the grounding changed (here) match the reference's trained ones."""
+    changed = [name for name, value in here["trained"].items() if here["initial"].get(name) != value]
+    return {
+        "images_equal": reference["images"] == here["images"],
+        "initial_equal": sum(here["initial"].get(name) == value for name, value in reference["initial"].items()),
+        "initial": len(reference["initial"]),
+        "trained_equal": sum(reference["trained"].get(name) == here["trained"][name] for name in changed),
+        "trained": len(changed),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--against", type=Path, default=STORED_REFERENCE, help="reference folder (default: manipgym's own)"
+    )
+    parser.add_argument("--write", type=Path, help="store this machine's hashes as a reference in this folder instead")
+    args = parser.parse_args(argv)
+    if args.write is not None:
+        args.write.mkdir(parents=True, exist_ok=True)
+        record = {**train(threads=1), "machine": {**machine(), "torch_threads": 1}}
+        (args.write / TRAIN_FILE).write_text(json.dumps(record, indent=2) + "\n")
+        print(f"wrote {args.write / TRAIN_FILE}")
+        return 0
+    reference_file = args.against / TRAIN_FILE
+    if not reference_file.exists():  # before the training, not after
+        print(f"error: {args.against} holds no {TRAIN_FILE}: pass a folder written by --write", file=sys.stderr)
+        return 2
+    reference = json.loads(reference_file.read_text())
+    threads = reference.get("machine", {}).get("torch_threads", 1)
+    result = compare(reference, train(threads))
+    print(f"images equal: {'yes' if result['images_equal'] else 'no'}")
+    print(f"fresh model's tensors equal: {result['initial_equal']} of {result['initial']}")
+    print(f"tensors the {STEPS} grounding steps trained, equal: {result['trained_equal']} of {result['trained']}")
+    here = {**machine(), "torch_threads": threads}
+    differences = machine_differences(reference.get("machine", {}), here, TRAINING_KEYS)
+    print("this machine against the reference's: " + ("; ".join(differences) if differences else "no difference"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
