@@ -189,5 +189,8 @@ def test_train_match_compares_a_short_grounding_tensor_by_tensor(tmp_path, capsy
     assert f"trained, equal: {len(trained) - 1} of {len(trained)}" in out
     assert train_match.main(["--against", str(tmp_path)]) == 2
     assert "holds no train.json: pass a folder written by --write" in capsys.readouterr().err
+    (tmp_path / "train.json").write_text('{"images": ')  # a broken reference: one line, before any training
+    assert train_match.main(["--against", str(tmp_path)]) == 2
+    assert "is not JSON" in capsys.readouterr().err
     shipped = json.loads((train_match.STORED_REFERENCE / "train.json").read_text())
     assert shipped["trained"].keys() == stored["trained"].keys() and shipped["machine"]["torch_threads"] == 1

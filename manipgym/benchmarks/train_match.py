@@ -81,6 +81,19 @@ def train(threads: int) -> dict:
         torch.set_num_threads(before)
 
 
+def load_reference(folder: Path) -> dict:
+    path = folder / TRAIN_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"{folder} holds no {TRAIN_FILE}: pass a folder written by --write")
+    try:
+        reference = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not JSON ({error}): write it again with --write") from error
+    if not isinstance(reference, dict) or not {"images", "initial", "trained"} <= reference.keys():
+        raise ValueError(f"{path} lacks images, initial or trained hashes: write it again with --write")
+    return reference
+
+
 def compare(reference: dict, here: dict) -> dict:
     """Whether the images match, how many of the fresh model's tensors match the reference's, and
     how many of the tensors the grounding changed (here) match the reference's trained ones."""
@@ -107,11 +120,11 @@ def main(argv: list[str] | None = None) -> int:
         (args.write / TRAIN_FILE).write_text(json.dumps(record, indent=2) + "\n")
         print(f"wrote {args.write / TRAIN_FILE}")
         return 0
-    reference_file = args.against / TRAIN_FILE
-    if not reference_file.exists():  # before the training, not after
-        print(f"error: {args.against} holds no {TRAIN_FILE}: pass a folder written by --write", file=sys.stderr)
+    try:  # a bad reference fails before the training, not after
+        reference = load_reference(args.against)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
-    reference = json.loads(reference_file.read_text())
     threads = reference.get("machine", {}).get("torch_threads", 1)
     result = compare(reference, train(threads))
     print(f"images equal: {'yes' if result['images_equal'] else 'no'}")
