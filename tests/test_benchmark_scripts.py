@@ -168,8 +168,9 @@ def test_render_match_counts_the_pixels_that_differ_from_a_reference(tmp_path, c
     assert "holds no scenes.npz: pass a folder written by --write" in capsys.readouterr().err
     with pytest.raises(ValueError, match="has no scene Lift:0"):  # a reference missing a scene asked for
         render_match.compare({key: value[1:] for key, value in scenes.items()}, scenes)
-    stored, stored_machine = render_match.load_reference(render_match.STORED_REFERENCE)  # shipped with the package
-    assert stored["images"].shape == scenes["images"].shape and stored_machine["cpu_flags"]
+    for folder in (render_match.STORED_REFERENCE, render_match.STORED_REFERENCE / "intel-avx512"):  # in the package
+        stored, stored_machine = render_match.load_reference(folder)
+        assert stored["images"].shape == scenes["images"].shape and stored_machine["cpu_flags"]
 
 
 def test_train_match_compares_a_short_grounding_tensor_by_tensor(tmp_path, capsys):
@@ -184,7 +185,7 @@ def test_train_match_compares_a_short_grounding_tensor_by_tensor(tmp_path, capsy
     capsys.readouterr()
     assert train_match.main(["--against", str(reference)]) == 0
     out = capsys.readouterr().out
-    assert "images equal: yes" in out and "no difference" in out  # training repeats on one machine
+    assert "images (rendered here) equal: yes" in out and "no difference" in out  # training repeats on one machine
     assert f"fresh model's tensors equal: {len(stored['initial'])} of {len(stored['initial'])}" in out
     assert f"trained, equal: {len(trained) - 1} of {len(trained)}" in out
     assert train_match.main(["--against", str(tmp_path)]) == 2
@@ -192,5 +193,25 @@ def test_train_match_compares_a_short_grounding_tensor_by_tensor(tmp_path, capsy
     (tmp_path / "train.json").write_text('{"images": ')  # a broken reference: one line, before any training
     assert train_match.main(["--against", str(tmp_path)]) == 2
     assert "is not JSON" in capsys.readouterr().err
-    shipped = json.loads((train_match.STORED_REFERENCE / "train.json").read_text())
-    assert shipped["trained"].keys() == stored["trained"].keys() and shipped["machine"]["torch_threads"] == 1
+    # --images: train on a render_match reference's stored pixels instead of this machine's renders
+    pixels = tmp_path / "pixels"
+    assert render_match.main(["--write", str(pixels)]) == 0
+    capsys.readouterr()
+    assert train_match.main(["--against", str(reference), "--images", str(pixels)]) == 0
+    out = capsys.readouterr().out
+    assert f"images (stored in {pixels}) equal: yes" in out and f"trained, equal: {len(trained) - 1} of" in out
+    scenes = dict(np.load(pixels / "scenes.npz"))
+    scenes["images"][0, 100, 100] ^= 1  # one channel of one pixel of Lift's scene, one step brighter or darker
+    np.savez_compressed(pixels / "scenes.npz", **scenes)
+    assert train_match.main(["--against", str(reference), "--images", str(pixels)]) == 0
+    out = capsys.readouterr().out
+    equal = int(out.split("trained, equal: ")[1].split(" of")[0])
+    assert "equal: no" in out and equal < len(trained) - 1  # the grounding trained on that pixel
+    np.savez_compressed(pixels / "scenes.npz", **{key: value[1:] for key, value in scenes.items()})
+    assert train_match.main(["--against", str(reference), "--images", str(pixels)]) == 2
+    assert "not ['Lift:0', 'PickPlace:0', 'Push:0', 'Stack:0']" in capsys.readouterr().err
+    assert train_match.main(["--against", str(reference), "--images", str(tmp_path)]) == 2
+    assert "holds no scenes.npz" in capsys.readouterr().err
+    for folder in (train_match.STORED_REFERENCE, train_match.STORED_REFERENCE / "intel-avx512"):  # in the package
+        shipped = train_match.load_reference(folder)
+        assert shipped["trained"].keys() == stored["trained"].keys() and shipped["machine"]["torch_threads"] == 1

@@ -205,9 +205,16 @@ def hardware(device: torch.device, wall_seconds: float) -> dict:
 RECORDED_PACKAGES = ("mujoco", "robosuite", "numpy", "pillow", "torch", "transformers", "trl")
 # SIMD features that change which kernels the CPU libraries (and Mesa's llvmpipe) run
 RECORDED_CPU_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_bf16", "amx_tile")
-# Environment variables that choose those kernels (each measured to change a grounding run's
-# weights on one machine; GALLIUM_OVERRIDE_CPU_CAPS is llvmpipe's), recorded where set
-KERNEL_VARIABLES = ("MKL_CBWR", "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "GALLIUM_OVERRIDE_CPU_CAPS")
+# Environment variables that choose those kernels (each but llvmpipe's GALLIUM_OVERRIDE_CPU_CAPS
+# measured to change a 20-step grounding's weights on one machine; NPY_DISABLE_CPU_FEATURES did
+# not), recorded where set
+KERNEL_VARIABLES = (
+    "MKL_CBWR",
+    "MKL_ENABLE_INSTRUCTIONS",
+    "ATEN_CPU_CAPABILITY",
+    "ONEDNN_MAX_CPU_ISA",
+    "GALLIUM_OVERRIDE_CPU_CAPS",
+)
 
 
 def machine() -> dict:

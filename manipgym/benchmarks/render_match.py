@@ -12,8 +12,9 @@ on an object) and by how much at most. The default reference is the one stored w
 no AVX-512), whose 2000 grounding scenes hash as those of the machine the shipped model's
 grounding ran on; its ``machine.json`` names its CPU and package versions, and the lines after
 the table list where this machine differs from it. Zero differing pixels means this machine
-renders the shipped model's training images. ``--write DIR`` stores this machine's scenes as a
-new reference instead.
+renders the shipped model's training images. ``assets/render-reference/intel-avx512`` holds an
+Intel Xeon with AVX-512's renders (0.7% of their pixels differ from the default's, none on an
+object). ``--write DIR`` stores this machine's scenes as a new reference instead.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Does this machine's training arithmetic match a reference machine's, bit for bit?
 
-    python -m manipgym.benchmarks.train_match [--against DIR] [--write DIR]
+    python -m manipgym.benchmarks.train_match [--against DIR] [--images DIR] [--write DIR]
 
 ``render_match`` compares the rendered pixels; this compares what torch computes from them. On
 one machine a training command repeats byte for byte, but the same command on a machine with
@@ -13,9 +13,15 @@ reference machine wrote; the lines after list where the machines differ (CPU, ve
 count, torch's CPU capability and the kernel-choosing variables set). Both equal: this machine
 trains the reference machine's bytes. It trains with the reference's thread count (``--write``:
 one thread, as the shipped model's stages ran), so that the answer is about the machine.
-``--write DIR`` stores this machine's hashes instead. ``assets/render-reference/portable`` holds
-hashes written with llvmpipe's and torch's most generic kernels (the variables its machine lists),
-for testing whether those make two kinds of CPU train the same bytes (README, "Roadmap").
+``--images DIR`` trains on the scenes a ``render_match`` reference stored (``DIR/scenes.npz``)
+instead of this machine's renders: with the reference's own pixels, a difference is the
+arithmetic's alone. ``--write DIR`` stores this machine's hashes instead.
+
+Stored references: ``assets/render-reference`` (an AMD EPYC with AVX2, the shipped model's
+pixels), ``assets/render-reference/intel-avx512`` (an Intel Xeon with AVX-512, whose kind repeats
+the README's training block bit for bit) and ``assets/render-reference/portable`` (the AMD
+machine with llvmpipe's and torch's most generic kernels, the variables its machine lists; on the
+Intel machine those variables do not give its bytes, not even from the same pixels).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import numpy as np
 
 from manipgym.agents.run_dir import machine
 from manipgym.benchmarks.render_match import STORED_REFERENCE, TRAINING_KEYS, machine_differences
+from manipgym.benchmarks.render_match import load_reference as load_scenes
 
 TRAIN_FILE = "train.json"
 STEPS = 20
@@ -47,9 +54,27 @@ def tensor_digests(checkpoint: Path) -> dict[str, str]:
     return {name: digest(np.ascontiguousarray(weights[name]).tobytes()) for name in sorted(weights)}
 
 
-def train(threads: int) -> dict:
-    """Hashes of the rendered images and of each weight tensor of the fresh model (``initial``)
-    and after :data:`STEPS` grounding steps (``trained``), trained on ``threads`` threads."""
+def use_stored_images(config, scenes: dict[str, np.ndarray]) -> None:
+    """Render the grounding's labelled scenes into its data cache, then put the stored images
+    (a ``render_match`` reference's, named ``task:index``) in place of this machine's renders, so
+    that the grounding trains on those pixels and this machine's labels."""
+    from manipgym.agents.train_data import labelled_scenes
+
+    wanted = [f"{task}:{index}" for task in config.tasks for index in range(config.scenes_per_task)]
+    if scenes["scenes"].tolist() != wanted:
+        raise ValueError(
+            f"the stored scenes are {scenes['scenes'].tolist()}, not {wanted}: store them with render_match --write"
+        )
+    labelled_scenes(config.tasks, config.scenes_per_task, config.data_cache, progress=False)
+    (cache,) = Path(config.data_cache).glob("labels-*.npz")
+    data = dict(np.load(cache, allow_pickle=False))
+    np.savez(cache, **{**data, "images": scenes["images"]})
+
+
+def train(threads: int, scenes: dict[str, np.ndarray] | None = None) -> dict:
+    """Hashes of the training images and of each weight tensor of the fresh model (``initial``)
+    and after :data:`STEPS` grounding steps (``trained``), trained on ``threads`` threads, on
+    this machine's renders or, given, on stored ``scenes`` (:func:`use_stored_images`)."""
     import torch
 
     from manipgym.agents.ground import GroundRunConfig, train_ground
@@ -70,6 +95,8 @@ def train(threads: int) -> dict:
                 workers=1,
                 seed=2,
             )
+            if scenes is not None:
+                use_stored_images(config, scenes)
             out = train_ground(config, progress=False)
             (cache,) = Path(scratch, "cache").glob("labels-*.npz")
             return {
@@ -112,6 +139,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--against", type=Path, default=STORED_REFERENCE, help="reference folder (default: manipgym's own)"
     )
+    parser.add_argument(
+        "--images",
+        type=Path,
+        help="train on the scenes a render_match reference stored in this folder, not on this machine's renders",
+    )
     parser.add_argument("--write", type=Path, help="store this machine's hashes as a reference in this folder instead")
     args = parser.parse_args(argv)
     if args.write is not None:
@@ -122,12 +154,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:  # a bad reference fails before the training, not after
         reference = load_reference(args.against)
-    except (FileNotFoundError, ValueError) as error:
+        scenes = load_scenes(args.images)[0] if args.images is not None else None
+    except (FileNotFoundError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     threads = reference.get("machine", {}).get("torch_threads", 1)
-    result = compare(reference, train(threads))
-    print(f"images equal: {'yes' if result['images_equal'] else 'no'}")
+    try:
+        result = compare(reference, train(threads, scenes))
+    except ValueError as error:  # stored scenes that are not the grounding's
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    source = f"stored in {args.images}" if args.images is not None else "rendered here"
+    print(f"images ({source}) equal: {'yes' if result['images_equal'] else 'no'}")
     print(f"fresh model's tensors equal: {result['initial_equal']} of {result['initial']}")
     print(f"tensors the {STEPS} grounding steps trained, equal: {result['trained_equal']} of {result['trained']}")
     here = {**machine(), "torch_threads": threads}
