@@ -113,10 +113,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--against",
         type=Path,
+        metavar="DIR",
         default=STORED_REFERENCE,
         help="reference folder (default: manipgym's own)",
     )
-    parser.add_argument("--write", type=Path, help="store this machine's scenes as a reference in this folder instead")
+    parser.add_argument(
+        "--write", type=Path, metavar="DIR", help="store this machine's scenes as a reference in this folder instead"
+    )
     args = parser.parse_args(argv)
     if args.write is not None:
         rendered = render(args.scenes)

@@ -137,14 +137,21 @@ def compare(reference: dict, here: dict) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--against", type=Path, default=STORED_REFERENCE, help="reference folder (default: manipgym's own)"
+        "--against",
+        type=Path,
+        metavar="DIR",
+        default=STORED_REFERENCE,
+        help="reference folder (default: manipgym's own)",
     )
     parser.add_argument(
         "--images",
         type=Path,
+        metavar="DIR",
         help="train on the scenes a render_match reference stored in this folder, not on this machine's renders",
     )
-    parser.add_argument("--write", type=Path, help="store this machine's hashes as a reference in this folder instead")
+    parser.add_argument(
+        "--write", type=Path, metavar="DIR", help="store this machine's hashes as a reference in this folder instead"
+    )
     args = parser.parse_args(argv)
     if args.write is not None:
         args.write.mkdir(parents=True, exist_ok=True)
