@@ -107,9 +107,9 @@ def machine_differences(reference: dict, here: dict, keys: tuple[str, ...] = REN
     return lines
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenes", type=positive_int, default=1, help="train scenes per task (default 1)")
+def add_reference_options(parser: argparse.ArgumentParser, stored: str) -> None:
+    """``--against DIR`` (default: the reference stored with manipgym) and ``--write DIR``, which
+    stores this machine's ``stored`` (scenes, hashes) as a reference instead; for both scripts."""
     parser.add_argument(
         "--against",
         type=Path,
@@ -118,8 +118,14 @@ def main(argv: list[str] | None = None) -> int:
         help="reference folder (default: manipgym's own)",
     )
     parser.add_argument(
-        "--write", type=Path, metavar="DIR", help="store this machine's scenes as a reference in this folder instead"
+        "--write", type=Path, metavar="DIR", help=f"store this machine's {stored} as a reference in this folder instead"
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenes", type=positive_int, default=1, help="train scenes per task (default 1)")
+    add_reference_options(parser, stored="scenes")
     args = parser.parse_args(argv)
     if args.write is not None:
         rendered = render(args.scenes)

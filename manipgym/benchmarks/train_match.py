@@ -36,11 +36,14 @@ from pathlib import Path
 import numpy as np
 
 from manipgym.agents.run_dir import machine
-from manipgym.benchmarks.render_match import STORED_REFERENCE, TRAINING_KEYS, machine_differences
+from manipgym.benchmarks.render_match import STORED_REFERENCE as STORED_REFERENCE  # the default --against
+from manipgym.benchmarks.render_match import TRAINING_KEYS, add_reference_options, machine_differences
 from manipgym.benchmarks.render_match import load_reference as load_scenes
+from manipgym.envs import TASK_NAMES
 
 TRAIN_FILE = "train.json"
 STEPS = 20
+SCENES = [f"{task}:0" for task in TASK_NAMES]  # the grounding's: the first train scene of each task
 
 
 def digest(data: bytes) -> str:
@@ -54,17 +57,22 @@ def tensor_digests(checkpoint: Path) -> dict[str, str]:
     return {name: digest(np.ascontiguousarray(weights[name]).tobytes()) for name in sorted(weights)}
 
 
+def load_stored_scenes(folder: Path) -> dict[str, np.ndarray]:
+    """A ``render_match`` reference's scenes, checked to be the grounding's :data:`SCENES`."""
+    scenes = load_scenes(folder)[0]
+    if scenes["scenes"].tolist() != SCENES:
+        raise ValueError(
+            f"the stored scenes are {scenes['scenes'].tolist()}, not {SCENES}: store them with render_match --write"
+        )
+    return scenes
+
+
 def use_stored_images(config, scenes: dict[str, np.ndarray]) -> None:
     """Render the grounding's labelled scenes into its data cache, then put the stored images
-    (a ``render_match`` reference's, named ``task:index``) in place of this machine's renders, so
-    that the grounding trains on those pixels and this machine's labels."""
+    (:func:`load_stored_scenes`) in place of this machine's renders, so that the grounding trains
+    on those pixels and this machine's labels."""
     from manipgym.agents.train_data import labelled_scenes
 
-    wanted = [f"{task}:{index}" for task in config.tasks for index in range(config.scenes_per_task)]
-    if scenes["scenes"].tolist() != wanted:
-        raise ValueError(
-            f"the stored scenes are {scenes['scenes'].tolist()}, not {wanted}: store them with render_match --write"
-        )
     labelled_scenes(config.tasks, config.scenes_per_task, config.data_cache, progress=False)
     (cache,) = Path(config.data_cache).glob("labels-*.npz")
     data = dict(np.load(cache, allow_pickle=False))
@@ -136,21 +144,12 @@ def compare(reference: dict, here: dict) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--against",
-        type=Path,
-        metavar="DIR",
-        default=STORED_REFERENCE,
-        help="reference folder (default: manipgym's own)",
-    )
+    add_reference_options(parser, stored="hashes")
     parser.add_argument(
         "--images",
         type=Path,
         metavar="DIR",
         help="train on the scenes a render_match reference stored in this folder, not on this machine's renders",
-    )
-    parser.add_argument(
-        "--write", type=Path, metavar="DIR", help="store this machine's hashes as a reference in this folder instead"
     )
     args = parser.parse_args(argv)
     if args.write is not None:
@@ -161,16 +160,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:  # a bad reference fails before the training, not after
         reference = load_reference(args.against)
-        scenes = load_scenes(args.images)[0] if args.images is not None else None
+        scenes = load_stored_scenes(args.images) if args.images is not None else None
     except (FileNotFoundError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     threads = reference.get("machine", {}).get("torch_threads", 1)
-    try:
-        result = compare(reference, train(threads, scenes))
-    except ValueError as error:  # stored scenes that are not the grounding's
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    result = compare(reference, train(threads, scenes))
     source = f"stored in {args.images}" if args.images is not None else "rendered here"
     print(f"images ({source}) equal: {'yes' if result['images_equal'] else 'no'}")
     print(f"fresh model's tensors equal: {result['initial_equal']} of {result['initial']}")
