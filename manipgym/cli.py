@@ -36,20 +36,17 @@ def positive_int(text: str) -> int:
 def _doctor(args: argparse.Namespace) -> int:
     import platform
     import time
-    from importlib.metadata import PackageNotFoundError, version
 
     from manipgym.envs import sim_setup
+    from manipgym.versions import package_versions
 
     print(f"GL backend      {sim_setup.GL_BACKEND.upper()} (MUJOCO_GL)")
     if sim_setup.GL_ERROR is not None:
         print(f"error: {sim_setup.GL_ERROR}", file=sys.stderr)
         return 1
     print(f"python          {platform.python_version()}")
-    for package in ("manipgym", "mujoco", "robosuite", "gymnasium", "numpy"):
-        try:
-            print(f"{package:<15} {version(package)}")
-        except PackageNotFoundError:
-            print(f"{package:<15} not installed")
+    for package, installed in package_versions(("manipgym", "mujoco", "robosuite", "gymnasium", "numpy")).items():
+        print(f"{package:<15} {installed or 'not installed'}")
     try:
         import numpy as np
 
@@ -249,6 +246,7 @@ def _train(args: argparse.Namespace) -> int:
         task_attention=args.task_attention,
         goal_attention=args.goal_attention,
         freeze_vision=args.freeze_vision,
+        gradient_checkpointing=args.gradient_checkpointing,
         color_jitter=args.color_jitter,
         nonce_nouns=args.nonce_nouns,
         nonce_colors=args.nonce_colors,
@@ -303,6 +301,15 @@ def _keep_checkpoints_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _gradient_checkpointing_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--gradient-checkpointing",
+        action="store_true",
+        help="recompute activations in the backward pass instead of keeping them: less memory, more time per "
+        "step (for a large --init on a GPU; the tiny model does not need it; the same weights either way)",
+    )
+
+
 def _color_jitter_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--color-jitter",
@@ -328,7 +335,7 @@ def _nonce_word_options(parser: argparse.ArgumentParser, nouns_help: str, colors
 
 RESUME_TRAINING_HELP = (
     "continue from the last checkpoint in --out with the run's own options; only how long it runs, "
-    "how it saves and reports, and where it computes and caches may change"
+    "how it saves and reports, and where and how it computes and caches may change"
 )
 
 
@@ -358,6 +365,7 @@ def grpo_run_config(args: argparse.Namespace):
         nonce_nouns=args.nonce_nouns,
         nonce_colors=args.nonce_colors,
         freeze_vision=args.freeze_vision,
+        gradient_checkpointing=args.gradient_checkpointing,
         workers=args.workers,
         save_steps=args.save_steps,
         keep_checkpoints=args.keep_checkpoints,
@@ -531,6 +539,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="learning rate after warm-up: cosine decay to 0, constant at --lr, or wsd: constant for the first "
         "half of --steps, then cosine decay to 0 (default cosine)",
     )
+    _gradient_checkpointing_option(sft)
     _color_jitter_option(sft)
     _nonce_word_options(
         sft,
@@ -615,6 +624,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=2,
         help="simulator worker processes: render the training scenes, execute the answers (default 2)",
     )
+    _gradient_checkpointing_option(grpo)
     grpo.add_argument("--save-steps", type=int, default=50, help="checkpoint every N steps (default 50)")
     _keep_checkpoints_option(grpo)
     grpo.add_argument(

@@ -9,6 +9,7 @@ from manipgym.agents import SHIPPED_CHECKPOINT
 from manipgym.agents.grpo import GRPORunConfig
 from manipgym.agents.sft import LR_SCHEDULES
 from manipgym.cli import build_parser, grpo_run_config, main
+from manipgym.versions import package_versions
 
 
 def test_doctor_reports_backend_versions_and_frame_time(capsys):
@@ -16,6 +17,13 @@ def test_doctor_reports_backend_versions_and_frame_time(capsys):
     out = capsys.readouterr().out
     assert "GL backend" in out and ("EGL" in out or "OSMESA" in out)
     assert "mujoco" in out and "robosuite" in out and "ms" in out
+
+
+def test_package_versions_name_each_installed_version_and_none_for_a_missing_package():
+    import numpy
+
+    found = package_versions(["numpy", "no-such-package-manipgym"])
+    assert found == {"numpy": numpy.__version__, "no-such-package-manipgym": None}
 
 
 def test_doctor_fails_with_one_line_when_no_backend_works():

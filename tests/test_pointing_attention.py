@@ -71,3 +71,42 @@ def test_goal_attention_reads_the_last_point():
         0, abs=1e-4
     )
     assert attention_loss(attentions, input_ids, labels, masks, IMAGE, location, AFFORDANCE).item() > 1
+
+
+def _loss_example_by_example(attentions, input_ids, labels, masks, location_ids, point):
+    """The loss as first written: each example's rows indexed out of each layer on their own."""
+    losses = []
+    for b in torch.nonzero(masks.sum(1) > 0).flatten().tolist():
+        images = torch.nonzero(input_ids[b] == IMAGE).flatten()
+        queries = torch.nonzero(torch.isin(labels[b], location_ids)).flatten()[point] - 1
+        weights = target_patches(masks[b : b + 1], int(round(len(images) ** 0.5)))[0]
+        for layer in attentions[1:]:
+            losses.append(-torch.log(layer[b, 0][queries][:, images] @ weights + 1e-6))
+    return torch.cat(losses).mean()
+
+
+@pytest.mark.parametrize("point", [AFFORDANCE, GOAL])
+def test_attention_loss_and_gradient_equal_the_example_by_example_ones(point):
+    """The loss takes every example's rows from a layer in one indexing step (fast on a CPU); its
+    value and its gradient must be the very same numbers as indexing example by example gives."""
+    input_ids = torch.zeros(3, 12, dtype=torch.long)
+    input_ids[:, 1:5] = IMAGE
+    labels = torch.full_like(input_ids, -100)
+    labels[:, [6, 7, 9, 10]] = LOCATION
+    masks = torch.rand(3, MASK_SIZE**2, generator=torch.Generator().manual_seed(0))
+    masks[1] = 0  # an example without a target takes no part
+    location = torch.tensor([LOCATION])
+    results = []
+    for batched in (True, False):
+        attentions = [torch.rand(3, 2, 12, 12, generator=torch.Generator().manual_seed(k)) for k in range(3)]
+        attentions = [layer.softmax(-1).requires_grad_(True) for layer in attentions]
+        if batched:
+            loss = attention_loss(attentions, input_ids, labels, masks, IMAGE, location, point)
+        else:
+            loss = _loss_example_by_example(attentions, input_ids, labels, masks, location, point)
+        loss.backward()
+        results.append((loss.detach(), [layer.grad for layer in attentions[1:]]))
+    (fast, fast_grads), (slow, slow_grads) = results
+    assert torch.equal(fast, slow)
+    assert all(torch.equal(a, b) for a, b in zip(fast_grads, slow_grads))
+    assert all(grad.abs().sum() > 0 for grad in fast_grads)

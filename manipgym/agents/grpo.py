@@ -60,6 +60,7 @@ class GRPORunConfig:
     nonce_nouns: float = 0.0  # chance that a scene's prompt names its object by a made-up word (nonce_words.py)
     nonce_colors: float = 0.0  # chance that a scene's prompt names its colours by made-up words (nonce_words.py)
     freeze_vision: bool = True  # train only the language model: the tower keeps what SFT/grounding gave it
+    gradient_checkpointing: bool = False  # recompute activations in the backward pass (memory for time)
     workers: int = 2
     save_steps: int = 50
     keep_checkpoints: int = 2  # newest checkpoints kept in out/checkpoints; 0 keeps all

@@ -51,20 +51,29 @@ def attention_loss(
     """Mean ``-log`` attention mass (head 0, layers 1..L-1) that the positions predicting two
     location tokens of each answer (``point``: the first two, or the last two with ``GOAL``) put
     on the masked object's image tokens; None when no example of the batch has a mask."""
-    losses = []
+    examples = []  # (example, its image positions, the positions predicting its two location tokens)
     for b in torch.nonzero(masks.sum(1) > 0).flatten().tolist():
         images = torch.nonzero(input_ids[b] == image_token_id).flatten()
         coordinates = torch.nonzero(torch.isin(labels[b], location_ids)).flatten()[point]
-        if len(images) == 0 or len(coordinates) < 2:
-            continue
+        if len(images) and len(coordinates) == 2:
+            examples.append((b, images, coordinates - 1))  # the logits at position p predict the token at p + 1
+    if not examples:
+        return None
+    # The rows every example needs, taken from each layer in one indexing operation: its backward
+    # writes them into one zero tensor of the layer's size, where indexing example by example wrote
+    # one such tensor per example and layer (most of an SFT step's time on a CPU). Same values.
+    batch_index = torch.tensor([b for b, _, _ in examples for _ in range(2)], device=input_ids.device)
+    query_index = torch.cat([queries for _, _, queries in examples])
+    rows = [layer[batch_index, 0, query_index] for layer in attentions[1:]]
+    losses = []
+    for i, (b, images, _) in enumerate(examples):
         grid = int(round(len(images) ** 0.5))
         weights = target_patches(masks[b : b + 1], grid)[0]
-        queries = coordinates - 1  # the logits at position p predict the token at p + 1
-        for layer in attentions[1:]:
+        for layer_rows in rows:
             # float32 even when the forward pass ran in bf16 (the trainer computes this loss outside autocast)
-            mass = layer[b, 0][queries][:, images].float() @ weights.float()
+            mass = layer_rows[2 * i : 2 * i + 2][:, images].float() @ weights.float()
             losses.append(-torch.log(mass + 1e-6))
-    return torch.cat(losses).mean() if losses else None
+    return torch.cat(losses).mean()
 
 
 class PointingAttentionTrainer(SFTTrainer):

@@ -57,9 +57,10 @@ def prepare(
     return out
 
 
-# Options a resumed run may change: how long it runs, how it saves and reports, where it
-# computes and where it keeps files. Any other option would train a different run from the
-# resumed step on (a default changed between versions would slip in unnoticed). A new --steps
+# Options a resumed run may change: how long it runs, how it saves and reports, where and how it
+# computes (gradient checkpointing trades memory for time and trains the same weights) and where
+# it keeps files. Any other option would train a different run from the resumed step on (a
+# default changed between versions would slip in unnoticed). A new --steps
 # also stretches the learning-rate schedule (cosine, wsd) to the new end: that is the point of
 # resuming with more steps.
 RESUMABLE_OPTIONS = frozenset(
@@ -73,6 +74,7 @@ RESUMABLE_OPTIONS = frozenset(
         "validation_per_task",
         "workers",
         "device",
+        "gradient_checkpointing",
         "data_cache",
     }
 )
@@ -167,8 +169,8 @@ def precision(device: torch.device) -> str:
 
 def trainer_arguments(out: Path, config, device, progress: bool) -> dict:
     """The trainer arguments both stages share: where checkpoints go and how many are kept, the
-    seed, and the device's :func:`precision` (``bf16=True`` is mixed precision: the weights stay
-    float32)."""
+    seed, whether activations are recomputed in the backward pass, and the device's
+    :func:`precision` (``bf16=True`` is mixed precision: the weights stay float32)."""
     return {
         "output_dir": str(out / "checkpoints"),
         "max_steps": config.steps,
@@ -182,6 +184,9 @@ def trainer_arguments(out: Path, config, device, progress: bool) -> dict:
         "bf16": precision(device) == "bf16-mixed",
         "report_to": [],
         "disable_tqdm": not progress,
+        # TRL's SFT and GRPO configs turn it on by default, for large models; for the tiny one it only
+        # costs time (about a quarter of an SFT step on 2 CPU cores) and trains the same bytes
+        "gradient_checkpointing": config.gradient_checkpointing,
     }
 
 
@@ -224,9 +229,9 @@ def machine() -> dict:
     comparing runs across machines. The thread count is there because it changes the weights'
     bytes: the same command with ``OMP_NUM_THREADS=1`` and with 2 threads trains different weights."""
     import platform
-    from importlib.metadata import PackageNotFoundError, version
 
     from manipgym.envs.sim_setup import GL_BACKEND
+    from manipgym.versions import package_versions
 
     cpu, flags = platform.processor() or platform.machine(), []
     cpuinfo = Path("/proc/cpuinfo")
@@ -239,12 +244,6 @@ def machine() -> dict:
         cpu = first.get("model name", cpu)
         present = set(first.get("flags", "").split())
         flags = [flag for flag in RECORDED_CPU_FLAGS if flag in present]
-    versions = {}
-    for package in RECORDED_PACKAGES:
-        try:
-            versions[package] = version(package)
-        except PackageNotFoundError:
-            versions[package] = None
     return {
         "cpu": cpu,
         "cpu_flags": flags,
@@ -252,7 +251,7 @@ def machine() -> dict:
         "torch_threads": torch.get_num_threads(),
         "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "kernel_variables": {name: os.environ[name] for name in KERNEL_VARIABLES if name in os.environ},
-        "versions": versions,
+        "versions": package_versions(RECORDED_PACKAGES),
     }
 
 

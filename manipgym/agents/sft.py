@@ -61,6 +61,7 @@ class SFTRunConfig:
     task_attention: bool = False  # the same loss on the task answers of the pointing scenes (their target object)
     goal_attention: bool = False  # and on their trajectory's last point (the goal object: plate, block, circle)
     freeze_vision: bool = False  # keep the vision tower and connector as --init has them (e.g. grounded)
+    gradient_checkpointing: bool = False  # recompute activations in the backward pass (memory for time)
     color_jitter: float = 0.0  # > 0: jitter brightness, contrast, saturation of training images (augment.py)
     nonce_nouns: float = 0.0  # > 0: chance that an example names its object by a made-up word (nonce_words.py)
     nonce_colors: float = 0.0  # > 0: chance that an example's colour words are made-up words (nonce_words.py)
