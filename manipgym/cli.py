@@ -306,7 +306,7 @@ def _gradient_checkpointing_option(parser: argparse.ArgumentParser) -> None:
         "--gradient-checkpointing",
         action="store_true",
         help="recompute activations in the backward pass instead of keeping them: less memory, more time per "
-        "step (for a large --init on a GPU; the tiny model does not need it; the same weights either way)",
+        "step (for a large --init on a GPU; the tiny model does not need it; on a CPU the same weights either way)",
     )
 
 
