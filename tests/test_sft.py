@@ -1,7 +1,9 @@
 """SFT warm start: a real (tiny) TRL run on simulator-generated oracle answers, with a learning curve."""
 
 import json
+import time
 from dataclasses import replace
+from types import SimpleNamespace
 
 import gymnasium as gym
 import numpy as np
@@ -10,7 +12,7 @@ import torch
 from conftest import assert_ran_here
 from safetensors.torch import load_file
 
-from manipgym.agents.curve import curve_point
+from manipgym.agents.curve import PointErrorCurve, curve_point
 from manipgym.agents.sft import SFTRunConfig, train_sft, training_dataset
 from manipgym.agents.tiny_vlm import TinyVLMConfig
 from manipgym.agents.train_data import (
@@ -170,6 +172,32 @@ def test_curve_point_scores_position_and_counts_invalid_answers_as_misses():
     assert unparsed["format_valid"] == unparsed["within_40"] == 0.0
     assert unparsed["point_error_median"] is None and unparsed["end_error_median"] is None
     assert json.loads(json.dumps(unparsed, allow_nan=False)) == unparsed  # standard JSON: null, not NaN
+
+
+def test_curve_clock_counts_batch_loading_and_leaves_out_the_evaluations(tmp_path):
+    # The trainer loads a step's batch before on_step_begin; that is training time. The curve's own
+    # evaluations are not. Here loading takes 0.1 s a step, a step 0.05 s and an evaluation 0.3 s.
+    clock = []
+
+    class SlowEvaluation(PointErrorCurve):
+        def record(self, model, step):
+            clock.append((step, self.train_seconds))
+            time.sleep(0.3)
+
+    curve = SlowEvaluation([], None, tmp_path / "curve.jsonl", every=2)
+    state = SimpleNamespace(global_step=0, max_steps=4)
+    curve.on_train_begin(None, state, None)
+    for step in range(1, 5):
+        time.sleep(0.1)
+        curve.on_step_begin(None, state, None)
+        time.sleep(0.05)
+        state.global_step = step
+        curve.on_step_end(None, state, None)
+    assert [step for step, _ in clock] == [0, 2, 4]
+    seconds = dict(clock)
+    assert seconds[0] == 0.0
+    assert 0.3 <= seconds[2] < 0.3 + 0.25  # two loads and two steps, not the step-0 evaluation
+    assert 0.6 <= seconds[4] < 0.6 + 0.25
 
 
 def test_train_sft_writes_a_loadable_checkpoint_that_changed(tmp_path):

@@ -194,7 +194,8 @@ def hardware(device: torch.device, wall_seconds: float) -> dict:
     """What a run's record says about where it ran: the device (with the GPU's name), the
     precision, and the wall seconds of its training loop in this invocation (learning-curve
     points and checkpoint saves included; a resumed run counts from the resume), so that a run's
-    cost can be read from its own folder. ``curve.jsonl``'s ``train_seconds`` counts steps only."""
+    cost can be read from its own folder. ``curve.jsonl``'s ``train_seconds`` leaves out the curve's
+    evaluations only."""
     name = f"cuda ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else device.type
     return {
         "ran_on": name,
