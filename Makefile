@@ -17,8 +17,9 @@ setup: $(STAMP)
 bench: setup
 	$(BIN)/manipgym bench --suite quick
 
+# one test process per core (pytest-xdist); worksteal evens out the few long tests
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist worksteal
 
 lint: setup
 	$(BIN)/ruff check manipgym tests
