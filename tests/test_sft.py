@@ -300,7 +300,7 @@ def test_gradient_checkpointing_trains_the_same_weights(tmp_path):
     for run in (config, recomputed):
         train_sft(run, progress=False)
         arguments = torch.load(f"{run.out}/checkpoints/checkpoint-3/training_args.bin", weights_only=False)
-        assert arguments.gradient_checkpointing is run.gradient_checkpointing
+        assert arguments.activation_checkpointing is arguments.gradient_checkpointing is run.gradient_checkpointing
         weights[run.gradient_checkpointing] = load_file(f"{run.out}/model.safetensors")
     assert weights[False].keys() == weights[True].keys()
     assert all(torch.equal(weights[False][name], weights[True][name]) for name in weights[False])

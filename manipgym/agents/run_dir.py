@@ -185,8 +185,10 @@ def trainer_arguments(out: Path, config, device, progress: bool) -> dict:
         "report_to": [],
         "disable_tqdm": not progress,
         # TRL's SFT and GRPO configs turn it on by default, for large models; for the tiny one it only
-        # costs time (about a quarter of an SFT step on 2 CPU cores) and trains the same bytes
-        "gradient_checkpointing": config.gradient_checkpointing,
+        # costs time (about a quarter of an SFT step on 2 CPU cores) and trains the same bytes.
+        # transformers 5 names it activation_checkpointing (gradient_checkpointing, the old name, is a
+        # deprecated alias that mirrors it and warns when set)
+        "activation_checkpointing": config.gradient_checkpointing,
     }
 
 
