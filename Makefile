@@ -17,9 +17,11 @@ setup: $(STAMP)
 bench: setup
 	$(BIN)/manipgym bench --suite quick
 
-# one test process per core (pytest-xdist); worksteal evens out the few long tests
+# one test process per core, at most 4 (pytest-xdist; a test can itself start simulator workers
+# and load models, so many cores with little memory should not mean many processes); worksteal
+# evens out the few long tests
 test: setup
-	$(BIN)/python -m pytest -q -n auto --dist worksteal
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist worksteal
 
 lint: setup
 	$(BIN)/ruff check manipgym tests
