@@ -124,11 +124,19 @@ def test_validation_script_refuses_zero_workers(capsys):
 
 def test_train_speed_script_times_every_stage_of_the_recipe_and_loads_its_model(tmp_path, capsys):
     options = ["--device", "cpu", "--out", str(tmp_path), "--scenes", "1", "--workers", "1"]
-    assert train_speed.main([*options, "--ground-steps", "2", "--sft-steps", "2", "--grpo-steps", "1"]) == 0
+    steps = ["--ground-steps", "2", "--sft-steps", "2", "--grpo-steps", "1", "--grpo-batch-size", "8"]
+    assert train_speed.main([*options, *steps]) == 0
     lines = capsys.readouterr().out.splitlines()
-    stages = [line.split(" | ")[2:6] for line in lines if line.startswith("| tiny | 0.")]
-    assert stages == [["ground", "cpu", "fp32", "2"], ["sft", "cpu", "fp32", "2"], ["grpo", "cpu", "fp32", "1"]]
-    assert any(line.startswith("| tiny | float32 |") for line in lines)  # the GRPO checkpoint answered
+    rows = [line.split(" | ") for line in lines if line.startswith("| tiny | 0.")]
+    assert [row[2:6] for row in rows] == [
+        ["ground", "cpu", "fp32", "2"],
+        ["sft", "cpu", "fp32", "2"],
+        ["grpo", "cpu", "fp32", "1"],
+    ]
+    # GRPO starts from the shipped model, so its sampled answers parse and the simulator executes them
+    assert [row[7] for row in rows[:2]] == ["–", "–"] and int(rows[2][7].rstrip("%")) >= 50
+    answered = next(line for line in lines if line.startswith("| tiny | float32 |"))  # the GRPO checkpoint answered
+    assert int(answered.split(" | ")[3].rstrip("% |")) >= 50
     with pytest.raises(SystemExit):  # never mixes a new measurement with an earlier one's runs
         train_speed.main(options)
     assert "earlier measurement" in capsys.readouterr().err

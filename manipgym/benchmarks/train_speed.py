@@ -3,12 +3,16 @@
     python -m manipgym.benchmarks.train_speed [--device auto] [--models tiny,large] [--out DIR]
 
 Runs the README's recipe (``manipgym train ground`` and ``train sft --init`` with the shipped
-model's options, then ``train grpo --init`` with the options of the GRPO runs there; learning
+model's options, then ``train grpo`` with the options of the GRPO runs there; learning
 curves off) for a few steps on a few scenes,
 for the recipe's tiny model and, with ``--models tiny,large``, a larger one (the same commands
 with wider, deeper ``--text-*``/``--vision-*`` options). Then it loads each GRPO checkpoint with
 ``VLMAgent`` on the device and answers four validation scenes per task (a check that it loads and
-answers: a few steps teach no format). Seconds per step come from each run's own record
+answers). A GRPO step's time is mostly executing its answers in the
+simulator, and an answer that does not parse is not executed; so the tiny model's GRPO starts
+from the shipped model (the recipe's SFT stage in full), whose answers parse, and the table gives
+the share of sampled answers that parsed (the large model's few-step SFT stage writes none, so
+its GRPO figure leaves the simulation out). Seconds per step come from each run's own record
 (``manipgym_train.json``: ``ran_on``, ``precision``, ``wall_seconds``) and, for GRPO, its
 ``log.jsonl``. This is the GPU path's check: the same commands, ``--device auto``, bfloat16 mixed
 precision on CUDA.
@@ -26,6 +30,7 @@ from pathlib import Path
 
 from safetensors import safe_open
 
+from manipgym.agents import SHIPPED_CHECKPOINT
 from manipgym.cli import DEVICE_HELP
 from manipgym.cli import main as manipgym_cli
 from manipgym.envs import TASK_NAMES
@@ -37,6 +42,9 @@ MODELS = {
     "large": ["--text-hidden", "1024", "--text-layers", "12", "--vision-hidden", "512", "--vision-layers", "8"],
 }
 RECIPE_JITTER = ["--color-jitter", "0.5"]  # the shipped recipe's, in both grounding and SFT
+# Where GRPO starts: a model whose answers parse, so that its steps execute them as a real run's do
+# (the tiny model's is the shipped one); a model without one starts from its own few-step SFT stage.
+GRPO_START = {"tiny": SHIPPED_CHECKPOINT}
 
 
 def stage_commands(model: str, out: Path, args: argparse.Namespace) -> dict[str, list[str]]:
@@ -52,10 +60,10 @@ def stage_commands(model: str, out: Path, args: argparse.Namespace) -> dict[str,
         + ["--pointing-attention", "1", "--task-attention", "--goal-attention", "--freeze-vision"]
         + [*RECIPE_JITTER, "--steps", str(args.sft_steps), "--lr", "1e-3"]
         + ["--save-steps", str(args.sft_steps), "--eval-every", "0", "--data-cache", cache, *common],
-        "grpo": ["train", "grpo", "--init", str(run / "sft"), "--out", str(run / "grpo")]
+        "grpo": ["train", "grpo", "--init", str(GRPO_START.get(model, run / "sft")), "--out", str(run / "grpo")]
         + ["--scenes-per-task", str(args.scenes), "--steps", str(args.grpo_steps), "--save-steps", str(args.grpo_steps)]
-        + ["--eval-every", "0", "--batch-size", "32", "--lr", "5e-5", "--beta", "0.04", "--num-generations", "8"]
-        + ["--temperature", "0.3", "--freeze-vision", "--data-cache", cache, *common],
+        + ["--eval-every", "0", "--batch-size", str(args.grpo_batch_size), "--lr", "5e-5", "--beta", "0.04"]
+        + ["--num-generations", "8", "--temperature", "0.3", "--freeze-vision", "--data-cache", cache, *common],
     }
 
 
@@ -70,6 +78,15 @@ def answer_check(checkpoint: Path, device: str, cache: Path, per_task: int = 4) 
     dtype = str(next(agent.model.parameters()).dtype).removeprefix("torch.")
     valid = sum(bool(parse_answer(a)) for a in answers) / len(answers)
     return {"answers": len(answers), "format_valid": valid, "dtype": dtype}
+
+
+def sampled_format_rate(folder: Path, record: dict) -> float | None:
+    """GRPO: the share of sampled answers that parsed, over its steps (the rest were not
+    executed); None for the other stages, which sample nothing."""
+    if record["stage"] != "grpo":
+        return None
+    rates = [json.loads(line)["format_rate"] for line in (folder / "log.jsonl").read_text().splitlines()]
+    return statistics.mean(rates)
 
 
 def seconds_per_step(folder: Path, record: dict) -> float:
@@ -97,6 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sft-steps", type=int, default=40, help="(40)")
     parser.add_argument("--grpo-steps", type=int, default=3, help="(3)")
     parser.add_argument(
+        "--grpo-batch-size",
+        type=int,
+        default=32,
+        help="answers sampled per GRPO step, a multiple of 8 (32: the recipe's)",
+    )
+    parser.add_argument(
         "--workers", type=int, default=2, help="simulator workers of every stage: rendering, GRPO's episodes (2)"
     )
     args = parser.parse_args(argv)
@@ -118,20 +141,23 @@ def main(argv: list[str] | None = None) -> int:
             wall = time.perf_counter() - started
             folder = out / model / stage
             record = json.loads((folder / "manipgym_train.json").read_text())
-            stages.append((model, parameters(folder), stage, record, seconds_per_step(folder, record), wall))
+            per_step, parsed = seconds_per_step(folder, record), sampled_format_rate(folder, record)
+            stages.append((model, parameters(folder), stage, record, per_step, parsed, wall))
         answers.append((model, answer_check(out / model / "grpo", args.device, out / "cache")))
 
-    print("\n| model | M parameters | stage | ran on | precision | steps | s/step | stage wall s |")
-    print("|---|---|---|---|---|---|---|---|")
-    for model, params, stage, record, per_step, wall in stages:
+    columns = ["model", "M parameters", "stage", "ran on", "precision", "steps", "s/step", "sampled answers parsed"]
+    print("\n| " + " | ".join([*columns, "stage wall s"]) + " |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for model, params, stage, record, per_step, parsed, wall in stages:
         print(
             f"| {model} | {params:.1f} | {stage} | {record['ran_on']} | {record['precision']} | {record['step']} "
-            f"| {per_step:.3f} | {wall:.0f} |"
+            f"| {per_step:.3f} | {'–' if parsed is None else f'{parsed:.0%}'} | {wall:.0f} |"
         )
     print(
         f"\ns/step: the training loop's wall seconds over its steps; GRPO: the median step after the first "
-        f"(32 sampled answers executed by {args.workers} simulator workers). Stage wall s adds loading, "
-        "rendering and saving."
+        f"({args.grpo_batch_size} sampled answers, those that parse executed by {args.workers} simulator workers; "
+        f"tiny starts from the shipped model, other models from their own SFT stage). Stage wall s adds "
+        "loading, rendering and saving."
     )
     print("\n| model | GRPO checkpoint loaded as | greedy answers | format-valid |")
     print("|---|---|---|---|")
