@@ -140,6 +140,9 @@ def test_train_speed_script_times_every_stage_of_the_recipe_and_loads_its_model(
     with pytest.raises(SystemExit):  # never mixes a new measurement with an earlier one's runs
         train_speed.main(options)
     assert "earlier measurement" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # a batch that is not whole groups fails before any training
+        train_speed.main([*options, "--out", str(tmp_path / "other"), "--grpo-batch-size", "12"])
+    assert "multiple of 8" in capsys.readouterr().err and not (tmp_path / "other").exists()
 
 
 def test_render_speed_script_times_each_worker_count(capsys):

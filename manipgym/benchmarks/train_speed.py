@@ -45,6 +45,7 @@ RECIPE_JITTER = ["--color-jitter", "0.5"]  # the shipped recipe's, in both groun
 # Where GRPO starts: a model whose answers parse, so that its steps execute them as a real run's do
 # (the tiny model's is the shipped one); a model without one starts from its own few-step SFT stage.
 GRPO_START = {"tiny": SHIPPED_CHECKPOINT}
+GRPO_GENERATIONS = 8  # answers sampled per scene, as in the README's GRPO runs
 
 
 def stage_commands(model: str, out: Path, args: argparse.Namespace) -> dict[str, list[str]]:
@@ -63,7 +64,8 @@ def stage_commands(model: str, out: Path, args: argparse.Namespace) -> dict[str,
         "grpo": ["train", "grpo", "--init", str(GRPO_START.get(model, run / "sft")), "--out", str(run / "grpo")]
         + ["--scenes-per-task", str(args.scenes), "--steps", str(args.grpo_steps), "--save-steps", str(args.grpo_steps)]
         + ["--eval-every", "0", "--batch-size", str(args.grpo_batch_size), "--lr", "5e-5", "--beta", "0.04"]
-        + ["--num-generations", "8", "--temperature", "0.3", "--freeze-vision", "--data-cache", cache, *common],
+        + ["--num-generations", str(GRPO_GENERATIONS), "--temperature", "0.3", "--freeze-vision"]
+        + ["--data-cache", cache, *common],
     }
 
 
@@ -80,20 +82,24 @@ def answer_check(checkpoint: Path, device: str, cache: Path, per_task: int = 4) 
     return {"answers": len(answers), "format_valid": valid, "dtype": dtype}
 
 
+def grpo_log(folder: Path, column: str) -> list[float]:
+    """One column of a GRPO run's ``log.jsonl``, step by step."""
+    return [json.loads(line)[column] for line in (folder / "log.jsonl").read_text().splitlines()]
+
+
 def sampled_format_rate(folder: Path, record: dict) -> float | None:
     """GRPO: the share of sampled answers that parsed, over its steps (the rest were not
     executed); None for the other stages, which sample nothing."""
     if record["stage"] != "grpo":
         return None
-    rates = [json.loads(line)["format_rate"] for line in (folder / "log.jsonl").read_text().splitlines()]
-    return statistics.mean(rates)
+    return statistics.mean(grpo_log(folder, "format_rate"))
 
 
 def seconds_per_step(folder: Path, record: dict) -> float:
     """GRPO: the median step after the first (which pays for warm-up), from ``log.jsonl``; the
     other stages: the training loop's wall seconds over its steps (their steps are uniform)."""
     if record["stage"] == "grpo":
-        steps = [json.loads(line)["step_seconds"] for line in (folder / "log.jsonl").read_text().splitlines()]
+        steps = grpo_log(folder, "step_seconds")
         return statistics.median(steps[1:] or steps)
     return record["wall_seconds"] / max(1, record["step"])
 
@@ -127,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(models) - set(MODELS))
     if unknown:
         parser.error(f"unknown model {unknown[0]!r}: choose from {', '.join(MODELS)}")
+    if args.grpo_batch_size <= 0 or args.grpo_batch_size % GRPO_GENERATIONS:
+        parser.error(f"--grpo-batch-size must be a positive multiple of {GRPO_GENERATIONS}, got {args.grpo_batch_size}")
     out = Path(args.out)
     earlier = [str(out / model) for model in models if (out / model).exists()]
     if earlier:
