@@ -407,6 +407,8 @@ def _train_ground(args: argparse.Namespace) -> int:
             workers=args.workers,
             seed=args.seed,
             device=args.device,
+            save_steps=args.save_steps,
+            resume=args.resume,
         )
         out = train_ground(config, progress=not args.no_progress)
     except (FileExistsError, ValueError) as err:
@@ -567,6 +569,15 @@ def build_parser() -> argparse.ArgumentParser:
     ground.add_argument("--workers", type=positive_int, default=2, help=RENDER_WORKERS_HELP)
     ground.add_argument("--seed", type=int, default=0, help="seed of the initialisation and batches (default 0)")
     ground.add_argument("--device", default="auto", help=DEVICE_HELP)
+    ground.add_argument(
+        "--save-steps", type=int, default=250, help="save the training state every N steps, the newest kept (250)"
+    )
+    ground.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the saved state in --out with the run's own options (--steps included); "
+        "only how it saves and reports, and where it computes and caches may change",
+    )
     ground.add_argument("--no-progress", action="store_true", help="hide progress bars")
     ground.set_defaults(func=_train_ground)
 

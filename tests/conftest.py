@@ -1,6 +1,7 @@
 """Shared fixtures: one env per task for the whole session (building a scene takes seconds)."""
 
 import json
+import shutil
 from pathlib import Path
 
 import gymnasium as gym
@@ -47,3 +48,18 @@ def assert_ran_here(run: Path) -> None:
     assert record["machine"]["torch_cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     with safe_open(str(run / "model.safetensors"), "pt") as weights:
         assert {weights.get_tensor(name).dtype for name in weights.keys()} == {torch.float32}
+
+
+def stop_run_after(run: Path, step: int) -> None:
+    """Leave a finished training run as if killed after saving checkpoint-``step``: the later
+    checkpoints and the final model and record gone, the logs (``*.jsonl``) kept, the last log
+    line torn half-way."""
+    for checkpoint in (run / "checkpoints").glob("checkpoint-*"):
+        if int(checkpoint.name.split("-")[1]) > step:
+            shutil.rmtree(checkpoint)
+    for path in run.iterdir():
+        if path.is_file() and path.suffix != ".jsonl":
+            path.unlink()
+    for log in run.glob("*.jsonl"):
+        text = log.read_text()
+        log.write_text(text + text.splitlines()[-1][:10])

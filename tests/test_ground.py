@@ -1,10 +1,12 @@
 """Grounded vision pretraining: free per-patch labels from the simulator, and a short real run."""
 
 import json
+from dataclasses import replace
 
 import gymnasium as gym
 import numpy as np
-from conftest import assert_ran_here
+import pytest
+from conftest import assert_ran_here, stop_run_after
 
 from manipgym.agents.ground import BACKGROUND_WORD, GroundRunConfig, patch_targets, train_ground
 from manipgym.agents.tiny_vlm import TinyVLMConfig
@@ -94,3 +96,43 @@ def test_the_same_ground_command_twice_writes_the_same_weights(tmp_path):
         train_ground(config, progress=False)
         weights.append((tmp_path / run / "model.safetensors").read_bytes())
     assert weights[0] == weights[1]
+
+
+def test_a_stopped_ground_run_resumes_to_the_bytes_of_a_run_never_stopped(tmp_path):
+    out = tmp_path / "ground"
+    config = GroundRunConfig(
+        out=str(out),
+        tiny=TinyVLMConfig(merge=2, coord_step=10),
+        tasks=["Lift"],
+        scenes_per_task=4,
+        steps=6,
+        batch_size=4,
+        color_jitter=0.5,  # the jitter's and the batches' generator is saved with the state
+        seed=2,
+        save_steps=2,
+        data_cache=str(tmp_path / "cache"),
+    )
+    train_ground(config, progress=False)
+    straight = (out / "model.safetensors").read_bytes()
+    log = (out / "ground_log.jsonl").read_text()
+    assert [p.name for p in (out / "checkpoints").iterdir()] == ["checkpoint-4"]  # the newest state only
+    stop_run_after(out, 4)
+    with pytest.raises(FileExistsError, match="stopped run's checkpoints: pass --resume"):
+        train_ground(config, progress=False)
+    with pytest.raises(ValueError, match=r"--steps 8 \(the run used 6\)"):
+        train_ground(replace(config, steps=8, resume=True), progress=False)
+    with pytest.raises(ValueError, match=r"--lr 0.001 \(the run used 0.002\)"):
+        train_ground(replace(config, learning_rate=1e-3, resume=True), progress=False)
+    train_ground(replace(config, resume=True), progress=False)
+    assert (out / "model.safetensors").read_bytes() == straight
+    resumed_log = (out / "ground_log.jsonl").read_text()
+    assert [json.loads(row)["step"] for row in resumed_log.splitlines()] == [1, 6]  # the torn line dropped
+    assert resumed_log.splitlines()[0] == log.splitlines()[0]
+    record = json.loads((out / "manipgym_train.json").read_text())
+    assert record["step"] == 6 and record["wall_seconds"] > 0
+    with pytest.raises(ValueError, match="finished grounding run: nothing to resume"):
+        train_ground(replace(config, resume=True), progress=False)
+    (out / "checkpoints" / "checkpoint-4" / "ground_state.pt").write_bytes(b"torn")
+    stop_run_after(out, 4)
+    with pytest.raises(ValueError, match=r"cannot read .*ground_state.pt .*: delete .*checkpoint-4"):
+        train_ground(replace(config, resume=True), progress=False)

@@ -2,14 +2,15 @@
 
 import json
 import re
+from dataclasses import replace
 
 import gymnasium as gym
 import numpy as np
 import pytest
-from conftest import assert_ran_here
+from conftest import assert_ran_here, stop_run_after
 from transformers import AutoTokenizer
 
-from manipgym.agents import OracleAgent
+from manipgym.agents import SHIPPED_CHECKPOINT, OracleAgent
 from manipgym.agents.grpo import (
     REWARD_TERMS,
     GRPORunConfig,
@@ -211,3 +212,19 @@ def test_nonce_words_rename_each_prompt_once_for_the_run(tmp_path, sft):
         _tiny_run(tmp_path / "g", sft, nonce_nouns=-0.1)
     with pytest.raises(ValueError, match="--nonce-colors must be a probability"):
         _tiny_run(tmp_path / "g", sft, nonce_colors=1.1)
+
+
+def test_a_stopped_grpo_run_resumes_to_the_bytes_of_a_run_never_stopped(tmp_path):
+    """From the shipped model, whose answers parse and are executed: the sampling, the simulator's
+    rewards and the updates after a resume repeat those of the run that went straight through."""
+    out = tmp_path / "grpo"
+    config = _tiny_run(out, SHIPPED_CHECKPOINT, steps=4, save_steps=2, eval_every=0, temperature=1.0)
+    config = replace(config, max_completion_length=160)  # whole answers, which parse
+    train_grpo(config, progress=False)
+    straight = (out / "model.safetensors").read_bytes()
+    assert straight != (SHIPPED_CHECKPOINT / "model.safetensors").read_bytes()  # the steps changed the weights
+    stop_run_after(out, 2)
+    train_grpo(replace(config, resume=True), progress=False)
+    assert (out / "model.safetensors").read_bytes() == straight
+    rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [row["step"] for row in rows] == [1, 2, 3, 4]  # steps 3 and 4 once, the torn line gone

@@ -64,10 +64,14 @@ def test_a_checkpoint_without_a_record_is_not_checked(tmp_path):
     check_resume(tmp_path, run_record("grpo", GRPORunConfig(out=str(tmp_path), init="x", temperature=1.0), 0))
 
 
-def test_an_existing_model_is_kept_and_resume_suggested_only_where_a_stage_has_it(tmp_path):
-    (tmp_path / "config.json").write_text("{}")
-    with pytest.raises(FileExistsError, match=r"pass --resume to continue, or choose another --out$"):
-        prepare(tmp_path, resume=False)
-    with pytest.raises(FileExistsError, match=r"already holds a model: choose another --out$"):
-        prepare(tmp_path, resume=False, can_resume=False)  # train ground
-    assert (tmp_path / "config.json").read_text() == "{}"
+def test_a_finished_or_stopped_run_is_kept_unless_resumed(tmp_path):
+    finished, stopped = tmp_path / "finished", tmp_path / "stopped"
+    finished.mkdir()
+    (finished / "config.json").write_text("{}")
+    with pytest.raises(FileExistsError, match=r"already holds a model: pass --resume to continue, or choose another"):
+        prepare(finished, resume=False)
+    assert (finished / "config.json").read_text() == "{}"
+    (stopped / "checkpoints" / "checkpoint-250").mkdir(parents=True)  # killed before its final model
+    with pytest.raises(FileExistsError, match=r"holds a stopped run's checkpoints: pass --resume to continue it"):
+        prepare(stopped, resume=False)
+    assert prepare(stopped, resume=True) == stopped

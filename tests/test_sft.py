@@ -9,7 +9,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-from conftest import assert_ran_here
+from conftest import assert_ran_here, stop_run_after
 from safetensors.torch import load_file
 
 from manipgym.agents.curve import PointErrorCurve, curve_point
@@ -304,3 +304,37 @@ def test_gradient_checkpointing_trains_the_same_weights(tmp_path):
         weights[run.gradient_checkpointing] = load_file(f"{run.out}/model.safetensors")
     assert weights[False].keys() == weights[True].keys()
     assert all(torch.equal(weights[False][name], weights[True][name]) for name in weights[False])
+
+
+def test_a_resumed_run_trains_the_bytes_of_a_run_never_stopped(tmp_path, capsys):
+    """--resume puts back the generators the colour jitter and the made-up words draw from, saved
+    with each checkpoint: stopped mid-epoch after checkpoint-3 and resumed, a run writes the
+    weights it wrote going straight through; from a checkpoint without them it cannot."""
+    out = tmp_path / "sft"
+    config = SFTRunConfig(
+        out=str(out),
+        arch="idefics3",
+        tiny=TinyVLMConfig(coord_step=10),
+        tasks=["Lift"],
+        episodes_per_task=4,  # 2 steps an epoch: checkpoint-3 falls mid-epoch
+        steps=6,
+        batch_size=2,
+        save_steps=3,
+        eval_every=0,
+        color_jitter=0.5,
+        nonce_nouns=0.5,
+        nonce_colors=0.5,
+        data_cache=str(tmp_path / "cache"),
+    )
+    train_sft(config, progress=False)
+    straight = (out / "model.safetensors").read_bytes()
+    saved = json.loads((out / "checkpoints" / "checkpoint-3" / "collator_draws.json").read_text())
+    assert saved["batches"] == 3 and set(saved["states"]) == {"--color-jitter", "--nonce-nouns", "--nonce-colors"}
+    stop_run_after(out, 3)
+    train_sft(replace(config, resume=True), progress=False)
+    assert (out / "model.safetensors").read_bytes() == straight
+    stop_run_after(out, 3)
+    (out / "checkpoints" / "checkpoint-3" / "collator_draws.json").unlink()  # as an older manipgym wrote it
+    train_sft(replace(config, resume=True), progress=False)
+    assert "has no collator_draws.json" in capsys.readouterr().err
+    assert (out / "model.safetensors").read_bytes() != straight  # drawn from the seed again

@@ -9,8 +9,8 @@ a hue shift would change which colour an object is.
 
 Factors are drawn uniformly from ``[1 - s, 1 + s]`` for strength ``s`` (torchvision's
 ``ColorJitter`` convention), applied in a fixed order (brightness, contrast, saturation), from a
-generator the caller seeds, so a run is reproducible (an SFT run resumed with ``--resume`` draws
-its factors from the seed again, so it is not bit-identical to an uninterrupted one).
+generator the caller seeds, so a run is reproducible (SFT saves the generator's state with each
+checkpoint so that ``--resume`` draws on from there: collator_draws.py).
 """
 
 from __future__ import annotations

@@ -12,11 +12,16 @@ model can find it by matching the instruction's words and copy its position into
 The four per-patch predictions use small linear heads on top of the image tokens (dropped after
 this stage); the loss trains the vision tower, the connector and the word embeddings. The result
 is a full Hugging Face checkpoint for ``manipgym train sft --init``.
+
+Every ``save_steps`` steps the whole training state (model, heads, optimiser, schedule, the batch
+and jitter generator, torch's generator) goes to ``OUT/checkpoints/checkpoint-N/ground_state.pt``,
+the newest one kept; ``--resume`` continues from it and trains the bytes of a run never stopped.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -63,6 +68,8 @@ class GroundRunConfig:
     workers: int = 2  # simulator processes that render the labelled scenes
     seed: int = 0
     device: str = "auto"
+    save_steps: int = 250  # steps between saves of the training state (the newest is kept)
+    resume: bool = False  # continue from OUT's newest saved state
 
     def __post_init__(self):
         if self.tiny.coord_step <= 0:
@@ -70,6 +77,8 @@ class GroundRunConfig:
         check_scene_count(self.scenes_per_task)
         check_training_indices(range(self.scenes_per_task))  # before a long run starts, not after
         check_strength(self.color_jitter)
+        if self.save_steps <= 0:
+            raise ValueError(f"--save-steps must be positive, got {self.save_steps}")
 
 
 def patch_objects(labels: np.ndarray, grid: int) -> tuple[np.ndarray, np.ndarray]:
@@ -128,11 +137,16 @@ def _token_lookup(tokenizer):
     return token_of
 
 
+STATE = "ground_state.pt"
+
+
 def train_ground(config: GroundRunConfig, progress: bool = True) -> Path:
     """Pretrain the image tokens of a fresh tiny VLM on per-patch words; write a full checkpoint."""
     from manipgym.agents.vlm import VLMAgent
 
-    out = run_dir.prepare(config.out, resume=False, can_resume=False)  # grounding has no --resume
+    record = run_dir.run_record("ground", config, config.tiny.coord_step)
+    out = run_dir.prepare(config.out, config.resume, record, defaults=run_dir.option_defaults(config))
+    resumed = _resumable_state(out, config) if config.resume else None
     torch.manual_seed(config.seed)
     init = run_dir.initial_checkpoint(out, None, "idefics3", config.tiny)
     agent = VLMAgent(init, device=config.device, dtype=run_dir.TRAINING_DTYPE)
@@ -151,11 +165,16 @@ def train_ground(config: GroundRunConfig, progress: bool = True) -> Path:
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.01)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.learning_rate, total_steps=config.steps)
     generator = np.random.default_rng(config.seed)
+    parts = {"model": model, "heads": heads, "optimizer": optimizer, "schedule": schedule}
+    first, earlier_seconds = 1, 0.0
+    if resumed is not None:
+        first, earlier_seconds = _restore(resumed, parts, generator) + 1, resumed["seconds"]
     model.train()
     mixed = run_dir.precision(agent.device) == "bf16-mixed"  # as the trainers of the later stages
-    log = (out / "ground_log.jsonl").open("w")
+    log = (out / "ground_log.jsonl").open("a")  # prepare cut it back to the state resumed from
     started = time.perf_counter()
-    for step in tqdm(range(1, config.steps + 1), desc="grounding", disable=not progress):
+    steps = tqdm(range(first, config.steps + 1), desc="grounding", disable=not progress, initial=first - 1)
+    for step in steps:
         batch = generator.choice(len(images), size=config.batch_size, replace=False)
         drawn = [color_jitter(images[i], config.color_jitter, generator) for i in batch]
         batch_targets = targets[batch].to(agent.device)
@@ -176,16 +195,68 @@ def train_ground(config: GroundRunConfig, progress: bool = True) -> Path:
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
         schedule.step()
+        seconds = earlier_seconds + time.perf_counter() - started
         if step == 1 or step % 50 == 0 or step == config.steps:
-            row = {"step": step, "seconds": round(time.perf_counter() - started, 1), "loss": round(loss.item(), 4)}
+            row = {"step": step, "seconds": round(seconds, 1), "loss": round(loss.item(), 4)}
             row |= {f"{name}_accuracy_on_objects": round(a, 4) for name, a in zip(HEADS, accuracies)}
             log.write(json.dumps(row) + "\n")
             log.flush()
+        if step % config.save_steps == 0 and step < config.steps:
+            _save(out, step, seconds, parts, generator, record)
     log.close()
-    seconds = time.perf_counter() - started
+    seconds = earlier_seconds + time.perf_counter() - started
     model.eval()
     model.save_pretrained(out, safe_serialization=True)
     processor.save_pretrained(out)
-    record = run_dir.run_record("ground", config, config.tiny.coord_step)
     run_dir.write_record(out, {**record, "step": config.steps, **run_dir.hardware(agent.device, seconds)})
     return out
+
+
+def _resumable_state(out: Path, config: GroundRunConfig) -> dict:
+    """The newest saved state of the run in ``out``, checked against ``config`` before any work."""
+    if (out / "config.json").exists():
+        raise ValueError(f"{out} holds a finished grounding run: nothing to resume (choose another --out)")
+    last = run_dir.last_checkpoint(out)
+    if last is None:
+        raise ValueError(f"{out} holds no saved grounding state to resume: run without --resume")
+    try:
+        state = torch.load(Path(last) / STATE, weights_only=False)  # written by _save, not from elsewhere
+    except Exception as err:  # a truncated or foreign file: say which, in one line
+        raise ValueError(
+            f"cannot read {Path(last) / STATE} ({type(err).__name__}): delete {last} and resume from "
+            "an earlier state, or start the run again"
+        ) from None
+    if state["steps"] != config.steps:
+        raise ValueError(
+            f"--steps {config.steps} (the run used {state['steps']}): the one-cycle schedule is fixed "
+            "when a grounding run starts, so --resume keeps the run's --steps"
+        )
+    return state
+
+
+def _save(out: Path, step: int, seconds: float, parts: dict, generator: np.random.Generator, record: dict) -> None:
+    """Write the training state as ``checkpoints/checkpoint-<step>`` and delete the older ones.
+    Written into a temporary folder first, so that a kill mid-write leaves the previous state whole."""
+    checkpoints = out / "checkpoints"
+    for stale in checkpoints.glob(".partial-*"):  # left by a run killed while saving
+        shutil.rmtree(stale)
+    partial = checkpoints / f".partial-{step}"
+    partial.mkdir(parents=True)
+    state = {name: part.state_dict() for name, part in parts.items()}
+    state |= {"step": step, "steps": record["steps"], "seconds": seconds, "generator": generator.bit_generator.state}
+    state["torch_rng"] = torch.get_rng_state()
+    torch.save(state, partial / STATE)
+    run_dir.write_record(partial, {**record, "step": step})
+    partial.rename(checkpoints / f"checkpoint-{step}")
+    for older in checkpoints.glob("checkpoint-*"):
+        if int(older.name.split("-")[1]) < step:
+            shutil.rmtree(older)
+
+
+def _restore(state: dict, parts: dict, generator: np.random.Generator) -> int:
+    """Load a saved state into the run's parts and generators; returns the step it was saved at."""
+    for name, part in parts.items():
+        part.load_state_dict(state[name])
+    generator.bit_generator.state = state["generator"]
+    torch.set_rng_state(state["torch_rng"])
+    return state["step"]

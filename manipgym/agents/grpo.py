@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+from torch.utils.data import Sampler
 from tqdm import tqdm
 from transformers import TrainerCallback
 
@@ -157,6 +159,32 @@ def mixed_share(outcomes: Sequence[tuple[object, float]]) -> float:
     return sum(len(seen) == 2 for seen in by_group.values()) / max(1, len(by_group))
 
 
+class EpochReplayedSampler(Sampler):
+    """TRL's ``RepeatSampler`` with each epoch's order fixed by the seed and the epoch alone.
+
+    ``RepeatSampler`` draws every epoch's order from one generator seeded when it is built, so a
+    run resumed in its second epoch or later drew the first epoch's order again and trained other
+    bytes than a run never stopped. The trainer calls ``set_epoch(e)`` before each epoch, stopped
+    or not; this reseeds the generator and draws the ``e`` orders before it (one ``randperm`` each,
+    as ``RepeatSampler.__iter__`` draws), so an uninterrupted run's orders are unchanged."""
+
+    def __init__(self, sampler):
+        self.sampler = sampler
+
+    def __iter__(self):
+        return iter(self.sampler)
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+    def set_epoch(self, epoch: int) -> None:
+        if not self.sampler.shuffle or self.sampler.seed is None:  # no generator, or none to repeat
+            return
+        self.sampler.generator.manual_seed(self.sampler.seed)
+        for _ in range(epoch):
+            torch.randperm(self.sampler.num_samples, generator=self.sampler.generator)
+
+
 class StepLog(TrainerCallback):
     """Writes each step's means (reward terms, success and format rates, KL, completion length,
     the share of scenes with mixed success) and its seconds to ``log.jsonl``, and a one-line
@@ -266,7 +294,12 @@ def train_grpo(config: GRPORunConfig, progress: bool = True) -> Path:
             )
             curve = ValidationCurve(held_out, agent.processor, out / "curve.jsonl", config.eval_every, workers)
             callbacks.append(curve)
-        trainer = GRPOTrainer(
+
+        class ResumableGRPOTrainer(GRPOTrainer):
+            def _get_train_sampler(self, dataset=None):
+                return EpochReplayedSampler(super()._get_train_sampler(dataset))
+
+        trainer = ResumableGRPOTrainer(
             model=agent.model,
             reward_funcs=rewards.reward_functions(),
             args=args,

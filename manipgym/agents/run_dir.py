@@ -1,10 +1,10 @@
-"""The output directory of a training run (SFT or GRPO), shared by both trainers.
+"""The output directory of a training run (grounding, SFT or GRPO), shared by the three stages.
 
 Layout: the final Hugging Face checkpoint at the top (``config.json``, ``model.safetensors``,
 processor files), ``checkpoints/checkpoint-N`` written during training (what ``--resume`` continues
-from), ``manipgym_train.json`` (the run's configuration; once finished, also its last step and
-:func:`hardware`), and the logs (``curve.jsonl``,
-``log.jsonl``).
+from; grounding's hold its training state only), ``manipgym_train.json`` (the run's configuration;
+once finished, also its last step and :func:`hardware`), and the logs (``curve.jsonl``,
+``log.jsonl``, ``ground_log.jsonl``), which :func:`prepare` cuts back to the newest checkpoint.
 """
 
 from __future__ import annotations
@@ -40,21 +40,42 @@ NOT_MODEL_FILES = (
 )
 
 
-def prepare(
-    out: str | Path, resume: bool, record: dict | None = None, can_resume: bool = True, defaults: dict | None = None
-) -> Path:
-    """The output directory; refuses to overwrite a finished run unless resuming, and to resume
-    with training options other than the run's (``record``: the resumed invocation's
+def prepare(out: str | Path, resume: bool, record: dict | None = None, defaults: dict | None = None) -> Path:
+    """The output directory; refuses to overwrite a finished or stopped run unless resuming, and to
+    resume with training options other than the run's (``record``: the resumed invocation's
     :func:`run_record`; ``defaults``: its config's :func:`option_defaults`, what a run recorded
-    before an option existed ran with). ``can_resume``: whether the stage has ``--resume`` to suggest."""
+    before an option existed ran with)."""
     out = Path(out)
-    if (out / "config.json").exists() and not resume:
-        advice = "pass --resume to continue, or choose another --out" if can_resume else "choose another --out"
-        raise FileExistsError(f"{out} already holds a model: {advice}")
+    if not resume:
+        if (out / "config.json").exists():
+            raise FileExistsError(f"{out} already holds a model: pass --resume to continue, or choose another --out")
+        if last_checkpoint(out):  # a stopped run: starting afresh would mix its checkpoints with the new run's
+            raise FileExistsError(
+                f"{out} holds a stopped run's checkpoints: pass --resume to continue it, or choose another --out"
+            )
     if resume and record is not None:
         check_resume(out, record, defaults)
     out.mkdir(parents=True, exist_ok=True)
+    trim_logs(out)
     return out
+
+
+def trim_logs(out: Path) -> None:
+    """Cut the run's logs (``*.jsonl``) back to its newest checkpoint, where training goes on
+    from: a run killed after logging later steps (or half-way through a line) would otherwise log
+    those steps twice, and a curve would start its clock from a step the run no longer has. With
+    no checkpoint, the logs start empty."""
+    last = last_checkpoint(out)
+    step = int(Path(last).name.split("-")[1]) if last else -1
+    for log in out.glob("*.jsonl"):
+        kept = []
+        for line in log.read_text().splitlines():
+            try:
+                if json.loads(line)["step"] <= step:
+                    kept.append(line)
+            except (json.JSONDecodeError, KeyError, TypeError):  # a line torn by the kill
+                continue
+        log.write_text("".join(line + "\n" for line in kept))
 
 
 # Options a resumed run may change: how long it runs, how it saves and reports, where and how it

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from manipgym.agents import run_dir
 from manipgym.agents.augment import ColorJitterCollator, check_strength
+from manipgym.agents.collator_draws import CheckpointedDraws
 from manipgym.agents.nonce_words import NonceWordCollator, requested_kinds
 from manipgym.agents.tiny_vlm import TinyVLMConfig, coordinate_tokens
 from manipgym.agents.train_data import (
@@ -172,11 +173,20 @@ def train_sft(config: SFTRunConfig, progress: bool = True):
         callbacks=callbacks,
         **extra,
     )
+    generators = {}
     if config.color_jitter > 0:
         trainer.data_collator = ColorJitterCollator(trainer.data_collator, config.color_jitter, config.seed)
+        generators["--color-jitter"] = trainer.data_collator.rng
     # each its own generator from --seed (nonce_words.WordKind.rng), drawn at different rates
     for kind, probability in nonce_kinds:
         trainer.data_collator = NonceWordCollator(trainer.data_collator, kind, probability, config.seed)
-    last = run_dir.last_checkpoint(out)
-    output = trainer.train(resume_from_checkpoint=last if config.resume else None)
+        generators[kind.option] = trainer.data_collator.rng
+    last = run_dir.last_checkpoint(out) if config.resume else None
+    if generators:  # so that --resume draws on where the stopped run was
+        draws = CheckpointedDraws(trainer.data_collator, generators)
+        trainer.data_collator = draws
+        trainer.add_callback(draws)
+        if last:
+            draws.restore(last)
+    output = trainer.train(resume_from_checkpoint=last)
     return run_dir.finish(trainer, agent.processor, out, record, output)
