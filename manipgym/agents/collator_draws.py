@@ -14,7 +14,8 @@ collates a batch ahead of the step it trains (accelerate fetches the next batch 
 the current one is the last), so when a checkpoint is saved the generators have already drawn
 for the batch after it. The skipped batches of a resumed epoch are skipped in the sampler
 (accelerate's ``skip_first_batches``), never collated, so the restored states meet exactly the
-batch they were noted before.
+batch they were noted before. Collation must run in the main process (the trainer's default,
+``dataloader_num_workers`` 0): a loader worker would draw from its own copy of the generators.
 """
 
 from __future__ import annotations
