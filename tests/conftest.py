@@ -11,6 +11,7 @@ import torch
 from safetensors import safe_open
 
 import manipgym  # noqa: F401  (registers the ids)
+from manipgym.agents.run_dir import checkpoint_step
 from manipgym.envs import TASK_NAMES
 
 _ENVS: dict = {}
@@ -55,7 +56,7 @@ def stop_run_after(run: Path, step: int) -> None:
     checkpoints and the final model and record gone, the logs (``*.jsonl``) kept, the last log
     line torn half-way."""
     for checkpoint in (run / "checkpoints").glob("checkpoint-*"):
-        if int(checkpoint.name.split("-")[1]) > step:
+        if checkpoint_step(checkpoint) > step:
             shutil.rmtree(checkpoint)
     for path in run.iterdir():
         if path.is_file() and path.suffix != ".jsonl":

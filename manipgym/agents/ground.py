@@ -249,7 +249,7 @@ def _save(out: Path, step: int, seconds: float, parts: dict, generator: np.rando
     run_dir.write_record(partial, {**record, "step": step})
     partial.rename(checkpoints / f"checkpoint-{step}")
     for older in checkpoints.glob("checkpoint-*"):
-        if int(older.name.split("-")[1]) < step:
+        if run_dir.checkpoint_step(older) < step:
             shutil.rmtree(older)
 
 

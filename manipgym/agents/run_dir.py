@@ -66,7 +66,7 @@ def trim_logs(out: Path) -> None:
     those steps twice, and a curve would start its clock from a step the run no longer has. With
     no checkpoint, the logs start empty."""
     last = last_checkpoint(out)
-    step = int(Path(last).name.split("-")[1]) if last else -1
+    step = checkpoint_step(last) if last else -1
     for log in out.glob("*.jsonl"):
         kept = []
         for line in log.read_text().splitlines():
@@ -168,9 +168,14 @@ def coord_step_of(checkpoint: str | Path) -> int:
     return 0
 
 
+def checkpoint_step(checkpoint: str | Path) -> int:
+    """The step of a ``checkpoints/checkpoint-N`` folder: N."""
+    return int(Path(checkpoint).name.split("-")[1])
+
+
 def last_checkpoint(out: Path) -> str | None:
     """The newest ``checkpoints/checkpoint-N`` in ``out``, if any."""
-    found = max((out / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]), default=None)
+    found = max((out / "checkpoints").glob("checkpoint-*"), key=checkpoint_step, default=None)
     return str(found) if found else None
 
 
