@@ -64,7 +64,7 @@ def test_a_checkpoint_without_a_record_is_not_checked(tmp_path):
     check_resume(tmp_path, run_record("grpo", GRPORunConfig(out=str(tmp_path), init="x", temperature=1.0), 0))
 
 
-def test_a_finished_or_stopped_run_is_kept_unless_resumed(tmp_path):
+def test_a_finished_or_stopped_run_is_kept_unless_resumed_and_resume_needs_a_checkpoint(tmp_path):
     finished, stopped = tmp_path / "finished", tmp_path / "stopped"
     finished.mkdir()
     (finished / "config.json").write_text("{}")
@@ -75,3 +75,9 @@ def test_a_finished_or_stopped_run_is_kept_unless_resumed(tmp_path):
     with pytest.raises(FileExistsError, match=r"holds a stopped run's checkpoints: pass --resume to continue it"):
         prepare(stopped, resume=False)
     assert prepare(stopped, resume=True) == stopped
+    with pytest.raises(ValueError, match=r"holds a finished run with no checkpoint to resume from: choose another"):
+        prepare(finished, resume=True)
+    mistyped = tmp_path / "stoped"
+    with pytest.raises(ValueError, match=r"holds no checkpoint to resume: check --out, or run without --resume"):
+        prepare(mistyped, resume=True)
+    assert not mistyped.exists()  # the error leaves no empty folder behind

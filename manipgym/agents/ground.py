@@ -216,9 +216,7 @@ def _resumable_state(out: Path, config: GroundRunConfig) -> dict:
     """The newest saved state of the run in ``out``, checked against ``config`` before any work."""
     if (out / "config.json").exists():
         raise ValueError(f"{out} holds a finished grounding run: nothing to resume (choose another --out)")
-    last = run_dir.last_checkpoint(out)
-    if last is None:
-        raise ValueError(f"{out} holds no saved grounding state to resume: run without --resume")
+    last = run_dir.last_checkpoint(out)  # prepare made sure there is one
     try:
         state = torch.load(Path(last) / STATE, weights_only=False)  # written by _save, not from elsewhere
     except Exception as err:  # a truncated or foreign file: say which, in one line

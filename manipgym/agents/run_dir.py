@@ -41,10 +41,10 @@ NOT_MODEL_FILES = (
 
 
 def prepare(out: str | Path, resume: bool, record: dict | None = None, defaults: dict | None = None) -> Path:
-    """The output directory; refuses to overwrite a finished or stopped run unless resuming, and to
-    resume with training options other than the run's (``record``: the resumed invocation's
-    :func:`run_record`; ``defaults``: its config's :func:`option_defaults`, what a run recorded
-    before an option existed ran with)."""
+    """The output directory; refuses to overwrite a finished or stopped run unless resuming, to
+    resume where there is no checkpoint, and to resume with training options other than the
+    run's (``record``: the resumed invocation's :func:`run_record`; ``defaults``: its config's
+    :func:`option_defaults`, what a run recorded before an option existed ran with)."""
     out = Path(out)
     if not resume:
         if (out / "config.json").exists():
@@ -53,6 +53,10 @@ def prepare(out: str | Path, resume: bool, record: dict | None = None, defaults:
             raise FileExistsError(
                 f"{out} holds a stopped run's checkpoints: pass --resume to continue it, or choose another --out"
             )
+    if resume and last_checkpoint(out) is None:  # before any folder is made: --out may be mistyped
+        if (out / "config.json").exists():
+            raise ValueError(f"{out} holds a finished run with no checkpoint to resume from: choose another --out")
+        raise ValueError(f"{out} holds no checkpoint to resume: check --out, or run without --resume")
     if resume and record is not None:
         check_resume(out, record, defaults)
     out.mkdir(parents=True, exist_ok=True)
