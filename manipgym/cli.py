@@ -23,7 +23,7 @@ RENDER_WORKERS_HELP = (
 
 
 def positive_int(text: str) -> int:
-    """An argparse ``type=`` for counts that must be 1 or more (worker processes)."""
+    """An argparse ``type=`` for counts that must be 1 or more (worker processes, episodes)."""
     try:
         value = int(text)
     except ValueError:
@@ -462,11 +462,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=list(EVAL_SPLITS),
         help="comma-separated splits (default: test and every ood_*)",
     )
-    bench.add_argument("--episodes", type=int, help="episodes per task and split (overrides --suite)")
-    bench.add_argument("--workers", type=int, default=2, help="simulator worker processes (default 2)")
+    bench.add_argument("--episodes", type=positive_int, help="episodes per task and split (overrides --suite)")
+    bench.add_argument("--workers", type=positive_int, default=2, help="simulator worker processes (default 2)")
     bench.add_argument("--out", help="run directory (default runs/<agent>-<suite>-<time>)")
     bench.add_argument("--resume", action="store_true", help="continue the run in --out, skipping finished episodes")
-    bench.add_argument("--record", type=int, default=0, help="write mp4 videos of the first N episodes")
+    bench.add_argument(
+        "--record", type=int, default=0, help="write mp4 videos of the first N episodes (default 0: none)"
+    )
     bench.add_argument("--fresh-seeds", action="store_true", help="draw seeds outside every manifest (see --seed)")
     bench.add_argument("--seed", type=int, default=0, help="generator seed for --fresh-seeds (default 0)")
     bench.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -495,7 +497,10 @@ def build_parser() -> argparse.ArgumentParser:
     _train_options(sft, default_lr=1e-3, default_steps=500)
     sft.add_argument("--episodes-per-task", type=int, default=250, help="train-manifest scenes per task (default 250)")
     sft.add_argument(
-        "--eval-every", type=int, default=100, help="steps between learning-curve points in curve.jsonl (0: off)"
+        "--eval-every",
+        type=int,
+        default=100,
+        help="steps between learning-curve points in curve.jsonl (default 100; 0: off)",
     )
     sft.add_argument("--data-cache", help="folder that keeps rendered training examples for later runs")
     sft.add_argument("--workers", type=positive_int, default=2, help=RENDER_WORKERS_HELP)

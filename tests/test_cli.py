@@ -79,6 +79,14 @@ def test_bench_rejects_unknown_task(capsys):
     assert "unknown task(s) Fly" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("flag", ["--workers", "--episodes"])
+def test_bench_refuses_a_count_below_one(flag, capsys):
+    with pytest.raises(SystemExit) as exit_:  # argparse, before any simulator starts
+        main(["bench", "--agent", "oracle", flag, "0"])
+    assert exit_.value.code == 2
+    assert f"{flag}: expected a whole number of 1 or more, got '0'" in capsys.readouterr().err
+
+
 def test_build_tiny_vlm_and_bench_it(tmp_path, capsys):
     out = tmp_path / "tiny"
     assert main(["build-tiny-vlm", "--arch", "idefics3", "--out", str(out)]) == 0
