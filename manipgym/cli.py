@@ -440,59 +440,43 @@ def _weights(text: str) -> list[float]:
     return values
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="manipgym", description="Benchmark vision-language models on simulated robot manipulation."
+def _add_ground_stage(stages) -> None:
+    """`manipgym train ground`: the tower's grounding, the first stage."""
+    ground = stages.add_parser(
+        "ground", help="before sft: teach a fresh tiny Idefics3 VLM's image tokens the words and place of each patch"
     )
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    doctor = sub.add_parser("doctor", help="check rendering: GL backend, versions, one frame's time")
-    doctor.add_argument("--size", type=int, default=224, help="frame size in pixels (default 224)")
-    doctor.set_defaults(func=_doctor)
-
-    bench = sub.add_parser("bench", help="run a benchmark suite: success with 95%% CIs per task and split")
-    _agent_options(bench)
-    bench.add_argument(
-        "--suite", choices=SUITE_NAMES, default="quick", help="episodes per task and split (default quick)"
+    ground.add_argument("--out", required=True, help="output checkpoint directory")
+    _tiny_options(ground, arch=False, merge=1, coord_step=10)
+    ground.add_argument(
+        "--tasks", type=task_list, default=list(TASK_NAMES), help="comma-separated tasks (default: all)"
     )
-    bench.add_argument("--tasks", type=task_list, default=list(TASK_NAMES), help="comma-separated tasks (default: all)")
-    bench.add_argument(
-        "--splits",
-        type=_split_list,
-        default=list(EVAL_SPLITS),
-        help="comma-separated splits (default: test and every ood_*)",
+    ground.add_argument("--scenes-per-task", type=int, default=500, help="train-manifest scenes per task (default 500)")
+    ground.add_argument("--steps", type=int, default=1500, help="optimiser steps (default 1500)")
+    ground.add_argument("--batch-size", type=int, default=32, help="images per step (default 32)")
+    ground.add_argument("--lr", type=float, default=2e-3, help="peak learning rate, one-cycle (default 2e-3)")
+    _color_jitter_option(ground)
+    ground.add_argument("--data-cache", help="folder that keeps the rendered, labelled scenes for later runs")
+    ground.add_argument("--workers", type=positive_int, default=2, help=RENDER_WORKERS_HELP)
+    ground.add_argument("--seed", type=int, default=0, help="seed of the initialisation and batches (default 0)")
+    ground.add_argument("--device", default="auto", help=DEVICE_HELP)
+    ground.add_argument(
+        "--save-steps",
+        type=int,
+        default=250,
+        help="save the training state every N steps, the newest kept (default 250)",
     )
-    bench.add_argument("--episodes", type=positive_int, help="episodes per task and split (overrides --suite)")
-    bench.add_argument("--workers", type=positive_int, default=2, help="simulator worker processes (default 2)")
-    bench.add_argument("--out", help="run directory (default runs/<agent>-<suite>-<time>)")
-    bench.add_argument("--resume", action="store_true", help="continue the run in --out, skipping finished episodes")
-    bench.add_argument(
-        "--record", type=int, default=0, help="write mp4 videos of the first N episodes (default 0: none)"
-    )
-    bench.add_argument("--fresh-seeds", action="store_true", help="draw seeds outside every manifest (see --seed)")
-    bench.add_argument("--seed", type=int, default=0, help="generator seed for --fresh-seeds (default 0)")
-    bench.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    bench.set_defaults(func=_bench)
-
-    rep = sub.add_parser("report", help="put runs side by side: success per split with 95%% CIs")
-    rep.add_argument("runs", nargs="+", help="run directories")
-    rep.add_argument(
-        "--paired",
+    ground.add_argument(
+        "--resume",
         action="store_true",
-        help="also compare every run with the first, episode by episode (gained, lost, McNemar's exact p)",
+        help="continue from the saved state in --out with the run's own options (--steps included); "
+        "only how it saves and reports, and where it computes and caches may change",
     )
-    rep.set_defaults(func=_report)
+    ground.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    ground.set_defaults(func=_train_ground)
 
-    record = sub.add_parser("record", help="execute one episode and write an mp4 with the prediction drawn on it")
-    _agent_options(record)
-    record.add_argument("--task", choices=TASK_NAMES, default="PickPlace", help="task (default PickPlace)")
-    record.add_argument("--split", choices=list(SPLIT_NAMES), default="test", help="split (default test)")
-    record.add_argument("--seed", type=int, default=0, help="episode seed (default 0)")
-    record.add_argument("--out", default="videos", help="output folder (default videos)")
-    record.set_defaults(func=_record)
 
-    train = sub.add_parser("train", help="train a VLM in simulation: ground, sft (oracle answers), then grpo")
-    stages = train.add_subparsers(dest="stage", required=True, metavar="{ground,sft,grpo}")
+def _add_sft_stage(stages) -> None:
+    """`manipgym train sft`: the supervised warm start."""
     sft = stages.add_parser("sft", help="supervised warm start on oracle answers of train-manifest scenes")
     _train_options(sft, default_lr=1e-3, default_steps=500)
     sft.add_argument("--episodes-per-task", type=int, default=250, help="train-manifest scenes per task (default 250)")
@@ -557,40 +541,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sft.set_defaults(func=_train)
 
-    ground = stages.add_parser(
-        "ground", help="before sft: teach a fresh tiny Idefics3 VLM's image tokens the words and place of each patch"
-    )
-    ground.add_argument("--out", required=True, help="output checkpoint directory")
-    _tiny_options(ground, arch=False, merge=1, coord_step=10)
-    ground.add_argument(
-        "--tasks", type=task_list, default=list(TASK_NAMES), help="comma-separated tasks (default: all)"
-    )
-    ground.add_argument("--scenes-per-task", type=int, default=500, help="train-manifest scenes per task (500)")
-    ground.add_argument("--steps", type=int, default=1500, help="optimiser steps (default 1500)")
-    ground.add_argument("--batch-size", type=int, default=32, help="images per step (default 32)")
-    ground.add_argument("--lr", type=float, default=2e-3, help="peak learning rate, one-cycle (default 2e-3)")
-    _color_jitter_option(ground)
-    ground.add_argument("--data-cache", help="folder that keeps the rendered, labelled scenes for later runs")
-    ground.add_argument("--workers", type=positive_int, default=2, help=RENDER_WORKERS_HELP)
-    ground.add_argument("--seed", type=int, default=0, help="seed of the initialisation and batches (default 0)")
-    ground.add_argument("--device", default="auto", help=DEVICE_HELP)
-    ground.add_argument(
-        "--save-steps", type=int, default=250, help="save the training state every N steps, the newest kept (250)"
-    )
-    ground.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue from the saved state in --out with the run's own options (--steps included); "
-        "only how it saves and reports, and where it computes and caches may change",
-    )
-    ground.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    ground.set_defaults(func=_train_ground)
 
+def _add_grpo_stage(stages) -> None:
+    """`manipgym train grpo`: GRPO on executed rewards."""
     grpo = stages.add_parser("grpo", help="GRPO on rewards from executing each sampled answer in the simulator")
     grpo.add_argument("--out", required=True, help="output checkpoint directory")
     grpo.add_argument("--init", required=True, help="checkpoint to start from (usually a train sft output)")
     grpo.add_argument("--tasks", type=task_list, default=list(TASK_NAMES), help="comma-separated tasks (default: all)")
-    grpo.add_argument("--scenes-per-task", type=int, default=500, help="train-manifest scenes used as prompts (500)")
+    grpo.add_argument(
+        "--scenes-per-task", type=int, default=500, help="train-manifest scenes used as prompts (default 500)"
+    )
     grpo.add_argument(
         "--first-scene",
         type=int,
@@ -599,7 +559,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     grpo.add_argument("--steps", type=int, default=100, help="optimiser steps (default 100)")
     grpo.add_argument(
-        "--batch-size", type=int, default=32, help="completions per step, a multiple of --num-generations (32)"
+        "--batch-size", type=int, default=32, help="completions per step, a multiple of --num-generations (default 32)"
     )
     grpo.add_argument("--num-generations", type=int, default=8, help="answers sampled per scene, G (default 8)")
     grpo.add_argument("--lr", type=float, default=5e-5, help="learning rate after warm-up (default 5e-5)")
@@ -608,9 +568,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     grpo.add_argument("--epsilon", type=float, default=0.2, help="lower clipping bound (default 0.2)")
     grpo.add_argument("--epsilon-high", type=float, help="upper clipping bound (default: --epsilon; DAPO: 0.28)")
-    grpo.add_argument("--loss-type", choices=["grpo", "dr_grpo", "dapo", "bnpo"], default="dapo", help="(dapo)")
     grpo.add_argument(
-        "--scale-rewards", choices=["group", "batch", "none"], default="group", help="advantage scaling (group)"
+        "--loss-type", choices=["grpo", "dr_grpo", "dapo", "bnpo"], default="dapo", help="policy loss (default dapo)"
+    )
+    grpo.add_argument(
+        "--scale-rewards", choices=["group", "batch", "none"], default="group", help="advantage scaling (default group)"
     )
     grpo.add_argument(
         "--temperature", type=float, default=0.3, help="sampling temperature (default 0.3, near the greedy answer)"
@@ -656,6 +618,63 @@ def build_parser() -> argparse.ArgumentParser:
     grpo.add_argument("--resume", action="store_true", help=RESUME_TRAINING_HELP)
     grpo.add_argument("--no-progress", action="store_true", help="hide progress bars and step lines")
     grpo.set_defaults(func=_train_grpo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="manipgym", description="Benchmark vision-language models on simulated robot manipulation."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    doctor = sub.add_parser("doctor", help="check rendering: GL backend, versions, one frame's time")
+    doctor.add_argument("--size", type=int, default=224, help="frame size in pixels (default 224)")
+    doctor.set_defaults(func=_doctor)
+
+    bench = sub.add_parser("bench", help="run a benchmark suite: success with 95%% CIs per task and split")
+    _agent_options(bench)
+    bench.add_argument(
+        "--suite", choices=SUITE_NAMES, default="quick", help="episodes per task and split (default quick)"
+    )
+    bench.add_argument("--tasks", type=task_list, default=list(TASK_NAMES), help="comma-separated tasks (default: all)")
+    bench.add_argument(
+        "--splits",
+        type=_split_list,
+        default=list(EVAL_SPLITS),
+        help="comma-separated splits (default: test and every ood_*)",
+    )
+    bench.add_argument("--episodes", type=positive_int, help="episodes per task and split (overrides --suite)")
+    bench.add_argument("--workers", type=positive_int, default=2, help="simulator worker processes (default 2)")
+    bench.add_argument("--out", help="run directory (default runs/<agent>-<suite>-<time>)")
+    bench.add_argument("--resume", action="store_true", help="continue the run in --out, skipping finished episodes")
+    bench.add_argument(
+        "--record", type=int, default=0, help="write mp4 videos of the first N episodes (default 0: none)"
+    )
+    bench.add_argument("--fresh-seeds", action="store_true", help="draw seeds outside every manifest (see --seed)")
+    bench.add_argument("--seed", type=int, default=0, help="generator seed for --fresh-seeds (default 0)")
+    bench.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    bench.set_defaults(func=_bench)
+
+    rep = sub.add_parser("report", help="put runs side by side: success per split with 95%% CIs")
+    rep.add_argument("runs", nargs="+", help="run directories")
+    rep.add_argument(
+        "--paired",
+        action="store_true",
+        help="also compare every run with the first, episode by episode (gained, lost, McNemar's exact p)",
+    )
+    rep.set_defaults(func=_report)
+
+    record = sub.add_parser("record", help="execute one episode and write an mp4 with the prediction drawn on it")
+    _agent_options(record)
+    record.add_argument("--task", choices=TASK_NAMES, default="PickPlace", help="task (default PickPlace)")
+    record.add_argument("--split", choices=list(SPLIT_NAMES), default="test", help="split (default test)")
+    record.add_argument("--seed", type=int, default=0, help="episode seed (default 0)")
+    record.add_argument("--out", default="videos", help="output folder (default videos)")
+    record.set_defaults(func=_record)
+
+    train = sub.add_parser("train", help="train a VLM in simulation: ground, sft (oracle answers), then grpo")
+    stages = train.add_subparsers(dest="stage", required=True, metavar="{ground,sft,grpo}")
+    for add_stage in (_add_ground_stage, _add_sft_stage, _add_grpo_stage):  # the pipeline's order
+        add_stage(stages)
 
     export = sub.add_parser(
         "export",

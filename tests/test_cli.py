@@ -168,3 +168,11 @@ def test_sft_schedules_are_the_command_line_choices(tmp_path, capsys):
     assert exit_.value.code == 2
     assert "invalid choice: 'linear'" in capsys.readouterr().err
     assert not (tmp_path / "sft").exists()
+
+
+def test_train_help_lists_the_stages_in_the_order_they_run(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    lines = capsys.readouterr().out.splitlines()
+    listed = [line.split()[0] for line in lines if line.startswith("    ") and line[4] != " "]  # not wrapped help
+    assert listed[:3] == ["ground", "sft", "grpo"]  # the usage line's {ground,sft,grpo} too

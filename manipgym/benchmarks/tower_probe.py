@@ -138,9 +138,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--held-out-per-task", type=positive_int, default=100, help="validation scenes per task scored (100, all)"
     )
     parser.add_argument("--tasks", type=task_list, default=list(TASK_NAMES), help="comma-separated (default: all)")
-    parser.add_argument("--steps", type=positive_int, default=300, help="optimiser steps of each probe (300)")
+    parser.add_argument("--steps", type=positive_int, default=300, help="optimiser steps of each probe (default 300)")
     parser.add_argument("--data-cache", help="folder that keeps the rendered, labelled scenes")
-    parser.add_argument("--workers", type=positive_int, default=2, help="simulator processes that render scenes (2)")
+    parser.add_argument(
+        "--workers", type=positive_int, default=2, help="simulator processes that render scenes (default 2)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     try:

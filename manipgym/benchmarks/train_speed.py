@@ -115,10 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto", help=f"{DEVICE_HELP} (default auto)")
     parser.add_argument("--models", default="tiny", help="comma-separated: tiny, large (default tiny)")
     parser.add_argument("--out", default="runs/train-speed", help="work folder, must not hold runs (runs/train-speed)")
-    parser.add_argument("--scenes", type=int, default=16, help="train-manifest scenes per task (16)")
-    parser.add_argument("--ground-steps", type=int, default=40, help="(40)")
-    parser.add_argument("--sft-steps", type=int, default=40, help="(40)")
-    parser.add_argument("--grpo-steps", type=int, default=3, help="(3)")
+    parser.add_argument("--scenes", type=int, default=16, help="train-manifest scenes per task (default 16)")
+    parser.add_argument("--ground-steps", type=int, default=40, help="grounding steps timed (default 40)")
+    parser.add_argument("--sft-steps", type=int, default=40, help="SFT steps timed (default 40)")
+    parser.add_argument("--grpo-steps", type=int, default=3, help="GRPO steps timed (default 3)")
     parser.add_argument(
         "--grpo-batch-size",
         type=int,
@@ -126,7 +126,10 @@ def main(argv: list[str] | None = None) -> int:
         help="answers sampled per GRPO step, a multiple of 8 (32: the recipe's)",
     )
     parser.add_argument(
-        "--workers", type=int, default=2, help="simulator workers of every stage: rendering, GRPO's episodes (2)"
+        "--workers",
+        type=int,
+        default=2,
+        help="simulator workers of every stage: rendering, GRPO's episodes (default 2)",
     )
     args = parser.parse_args(argv)
     models = args.models.split(",")

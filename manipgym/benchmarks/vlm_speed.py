@@ -1,10 +1,11 @@
-"""Answers per second of the default tiny VLM on this machine, quoted in the README.
+"""Answers per second of a freshly built tiny VLM (build-tiny-vlm's shape) on this machine, quoted in the README.
 
     python -m manipgym.benchmarks.vlm_speed [--arch qwen2_5_vl] [--tokens 64] [--repeats 5]
 
-Builds the default tiny model in a temporary directory, renders real observations, and times
-``VLMAgent.act`` for batches of 1 and 8 with exactly ``--tokens`` new tokens per answer (an
-untrained model may stop early, so the end-of-answer token is held back while timing).
+Builds an untrained tiny model of ``build-tiny-vlm``'s default shape in a temporary directory,
+renders real observations, and times ``VLMAgent.act`` for batches of 1 and 8 with exactly
+``--tokens`` new tokens per answer (an untrained model may stop early, so the end-of-answer
+token is held back while timing).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from manipgym.agents.vlm import VLMAgent
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--arch", choices=ARCHITECTURES, default="qwen2_5_vl")
+    parser.add_argument("--arch", choices=ARCHITECTURES, default="qwen2_5_vl", help="model family (default qwen2_5_vl)")
     parser.add_argument("--tokens", type=int, default=64, help="new tokens per answer (default 64)")
     parser.add_argument("--repeats", type=int, default=5, help="timed calls per batch size (default 5)")
     args = parser.parse_args(argv)
