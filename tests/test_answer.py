@@ -42,6 +42,11 @@ def test_point_affordance_whitespace_floats_and_trailing_text():
         ('<answer>{"affordance": [NaN, 2], "trajectory": [[1,2],[3,4],[5,6]]}</answer>', "non_finite"),
         ('<answer>{"affordance": [1, 2], "trajectory": [[1,2],[3,4],[5,1e9]]}</answer>', "out_of_range"),
         ('<answer>{"affordance": [-1, 2], "trajectory": [[1,2],[3,4],[5,6]]}</answer>', "out_of_range"),
+        ('<answer>{"affordance": [1' + "0" * 400 + ', 2], "trajectory": [[1,2],[3,4],[5,6]]}</answer>', "out_of_range"),
+        (
+            '<answer>{"affordance": [1, 2], "trajectory": [[1,2],[3,4],[5,-9' + "9" * 400 + "]]}</answer>",
+            "out_of_range",
+        ),
         ("<answer>" + "[" * 5000 + "</answer>", "bad_json"),
         ("x" * 10_000, "too_long"),
         (None, "not_text"),

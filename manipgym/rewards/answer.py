@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,7 +78,16 @@ def _number_list(value, length: int | None = None) -> list[float] | None:
         return None
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
         return None
-    return [float(v) for v in value]
+    return [_as_float(v) for v in value]
+
+
+def _as_float(number: int | float) -> float:
+    """``float(number)``, except that an integer too large for a float (JSON allows any number of
+    digits) becomes the largest finite float of its sign, so it fails as out of range, not as a crash."""
+    try:
+        return float(number)
+    except OverflowError:
+        return sys.float_info.max if number > 0 else -sys.float_info.max
 
 
 def parse_answer(
