@@ -1,5 +1,6 @@
 """The VLM path end to end on tiny models that manipgym builds itself (both architectures)."""
 
+import json
 import shutil
 
 import numpy as np
@@ -95,6 +96,21 @@ def test_bad_checkpoints_give_one_clear_line(tiny_checkpoints, tmp_path):
         shutil.copy(tiny_checkpoints["idefics3"] / name, mismatched / name)
     with pytest.raises(CheckpointError, match="does not match the model"):
         VLMAgent(mismatched)
+    not_an_object = _copy(qwen, tmp_path / "not_an_object")
+    (not_an_object / "config.json").write_text("[]")
+    with pytest.raises(CheckpointError, match="holds a JSON list, not a model config"):
+        VLMAgent(not_an_object)
+    truncated = _copy(qwen, tmp_path / "truncated")
+    weights = truncated / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])  # as an interrupted copy leaves it
+    with pytest.raises(CheckpointError, match="cannot be loaded .*damaged or do not fit"):
+        VLMAgent(truncated)
+    reshaped = _copy(qwen, tmp_path / "reshaped")
+    config = json.loads((reshaped / "config.json").read_text())
+    config["text_config"]["hidden_size"] *= 2
+    (reshaped / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="weights of other shapes than its config.json gives"):
+        VLMAgent(reshaped)
     for error in ("does not exist", "no config.json"):
         assert "\n" not in error
 

@@ -32,6 +32,8 @@ def check_checkpoint(checkpoint: str | Path, trust_remote_code: bool = False) ->
         config = json.loads(config_file.read_text())
     except ValueError as err:
         raise CheckpointError(f"{config_file} is not valid JSON ({err})") from None
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{config_file} holds a JSON {type(config).__name__}, not a model config (an object)")
     if not any(path.glob("*.safetensors")):
         pickles = sorted(p.name for p in path.glob("*.bin")) + sorted(p.name for p in path.glob("*.pt"))
         if pickles:
@@ -49,6 +51,25 @@ def check_checkpoint(checkpoint: str | Path, trust_remote_code: bool = False) ->
             "manipgym needs an image-text-to-text checkpoint (e.g. qwen2_5_vl, idefics3)"
         )
     return config
+
+
+def _load_model(checkpoint_dir: str | Path, dtype: torch.dtype, trust_remote_code: bool):
+    """The checkpoint's model; weights that cannot be read (a truncated or corrupt safetensors file)
+    or that do not fit its config.json are one line (CheckpointError), not transformers' traceback."""
+    from safetensors import SafetensorError
+
+    try:
+        return AutoModelForImageTextToText.from_pretrained(
+            checkpoint_dir, dtype=dtype, use_safetensors=True, trust_remote_code=trust_remote_code
+        )
+    except (OSError, ValueError, RuntimeError, TypeError, KeyError, SafetensorError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if "ignore_mismatched_sizes" in reason:  # transformers has logged which tensors differ just above
+            reason = "weights of other shapes than its config.json gives, listed above"
+        raise CheckpointError(
+            f"the model in {checkpoint_dir} cannot be loaded ({reason}): its weights are damaged or do not fit "
+            "its config.json; export or copy the checkpoint again"
+        ) from None
 
 
 def _pick_device(device: str) -> torch.device:
@@ -114,9 +135,7 @@ class VLMAgent:
             self.processor = load_processor(checkpoint_dir, trust_remote_code=trust_remote_code)
         except (OSError, ValueError, TypeError, KeyError) as err:
             raise CheckpointError(f"the processor in {checkpoint_dir} cannot be loaded: {err}") from None
-        self.model = AutoModelForImageTextToText.from_pretrained(
-            checkpoint_dir, dtype=torch_dtype, use_safetensors=True, trust_remote_code=trust_remote_code
-        ).to(self.device)
+        self.model = _load_model(checkpoint_dir, torch_dtype, trust_remote_code).to(self.device)
         self.model.eval()
         self._check_processor_matches(checkpoint_dir)
         self._set_decoding(temperature, top_p, max_new_tokens, batch_size, prompt_template)
