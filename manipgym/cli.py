@@ -24,12 +24,21 @@ RENDER_WORKERS_HELP = (
 
 def positive_int(text: str) -> int:
     """An argparse ``type=`` for counts that must be 1 or more (worker processes, episodes)."""
+    return _int_at_least(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse ``type=`` for counts where 0 means none (videos to record)."""
+    return _int_at_least(text, 0)
+
+
+def _int_at_least(text: str, low: int) -> int:
     try:
         value = int(text)
     except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {text!r}")
+        value = low - 1
+    if value < low:
+        raise argparse.ArgumentTypeError(f"expected a whole number of {low} or more, got {text!r}")
     return value
 
 
@@ -88,11 +97,8 @@ def _bench(args: argparse.Namespace) -> int:
     import time
 
     from manipgym.benchmarks.results import summarise
-    from manipgym.benchmarks.runner import RunConfig, run_suite
+    from manipgym.benchmarks.runner import RunConfig, RunFolderError, check_run_folder, run_suite
 
-    agent = _make_agent(args)
-    if agent is None:
-        return 2
     out = args.out or f"runs/{args.agent}-{args.suite}-{time.strftime('%Y%m%d-%H%M%S')}"
     config = RunConfig(
         out=out,
@@ -109,10 +115,15 @@ def _bench(args: argparse.Namespace) -> int:
         checkpoint=args.checkpoint,
     )
     try:
-        run_suite(agent, config, progress=not args.no_progress)
-    except FileExistsError as err:
+        check_run_folder(config)  # before a model is loaded
+    except RunFolderError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    agent = _make_agent(args)
+    if agent is None:
+        return 2
+    try:
+        run_suite(agent, config, progress=not args.no_progress)
     except KeyboardInterrupt:
         print(
             f"\ninterrupted: finished episodes are in {out}/episodes.jsonl; rerun with --resume --out {out}",
@@ -142,9 +153,15 @@ def _report(args: argparse.Namespace) -> int:
 def _record(args: argparse.Namespace) -> int:
     import gymnasium as gym
 
+    from manipgym.agents.run_dir import check_folder_path
     from manipgym.benchmarks.video import write_episode_video
     from manipgym.envs.splits import variation_for
 
+    try:
+        check_folder_path(args.out)  # before the episode runs, not after
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     agent = _make_agent(args)
     if agent is None:
         return 2
@@ -175,8 +192,16 @@ def _tiny_config(args: argparse.Namespace):
 
 
 def _build_tiny_vlm(args: argparse.Namespace) -> int:
+    from manipgym.agents.run_dir import check_folder_path
     from manipgym.agents.tiny_vlm import build_tiny_vlm
 
+    try:
+        check_folder_path(args.out)
+        if (Path(args.out) / "config.json").exists():  # a trained model's record would stay beside new weights
+            raise ValueError(f"{args.out} already holds a model: remove it first, or choose another --out")
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     out = build_tiny_vlm(args.arch, args.out, _tiny_config(args))
     print(f"wrote a {args.arch} tiny VLM to {out}")
     return 0
@@ -225,8 +250,10 @@ def _agent_options(parser: argparse.ArgumentParser) -> None:
 def _split_list(text: str) -> list[str]:
     splits = [t.strip() for t in text.split(",") if t.strip()]
     unknown = [t for t in splits if t not in SPLIT_NAMES]
-    if unknown:
-        raise argparse.ArgumentTypeError(f"unknown split(s) {', '.join(unknown)}; choose from {', '.join(SPLIT_NAMES)}")
+    if unknown or not splits:
+        raise argparse.ArgumentTypeError(
+            f"unknown split(s) {', '.join(unknown) or repr(text)}; choose from {', '.join(SPLIT_NAMES)}"
+        )
     return splits
 
 
@@ -437,6 +464,8 @@ def _weights(text: str) -> list[float]:
         values = []
     if len(values) != 4:
         raise argparse.ArgumentTypeError(f"expected four comma-separated numbers, got {text!r}")
+    if not any(values):
+        raise argparse.ArgumentTypeError("all four weights are 0, so every reward would be 0: give one above 0")
     return values
 
 
@@ -627,7 +656,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     doctor = sub.add_parser("doctor", help="check rendering: GL backend, versions, one frame's time")
-    doctor.add_argument("--size", type=int, default=224, help="frame size in pixels (default 224)")
+    doctor.add_argument("--size", type=positive_int, default=224, help="frame size in pixels (default 224)")
     doctor.set_defaults(func=_doctor)
 
     bench = sub.add_parser("bench", help="run a benchmark suite: success with 95%% CIs per task and split")
@@ -647,7 +676,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", help="run directory (default runs/<agent>-<suite>-<time>)")
     bench.add_argument("--resume", action="store_true", help="continue the run in --out, skipping finished episodes")
     bench.add_argument(
-        "--record", type=int, default=0, help="write mp4 videos of the first N episodes (default 0: none)"
+        "--record", type=non_negative_int, default=0, help="write mp4 videos of the first N episodes (default 0: none)"
     )
     bench.add_argument("--fresh-seeds", action="store_true", help="draw seeds outside every manifest (see --seed)")
     bench.add_argument("--seed", type=int, default=0, help="generator seed for --fresh-seeds (default 0)")

@@ -87,10 +87,82 @@ def test_bench_refuses_a_count_below_one(flag, capsys):
     assert f"{flag}: expected a whole number of 1 or more, got '0'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "command, message",
+    [
+        (["bench", "--splits", ","], "argument --splits: unknown split(s) ','"),
+        (["bench", "--record", "-1"], "argument --record: expected a whole number of 0 or more, got '-1'"),
+        (["doctor", "--size", "0"], "argument --size: expected a whole number of 1 or more, got '0'"),
+        (["train", "grpo", "--init", "i", "--out", "o", "--weights", "0,0,0,0"], "all four weights are 0"),
+    ],
+)
+def test_options_that_would_run_nothing_are_refused_by_argparse(command, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(command)
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_file_where_a_folder_should_be_is_one_line_before_any_work(tmp_path, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("notes")
+    commands = [
+        ["record", "--agent", "oracle", "--task", "Lift", "--out", str(afile)],
+        ["bench", "--agent", "oracle", "--episodes", "1", "--out", str(afile / "run")],
+        ["export", str(SHIPPED_CHECKPOINT), "--out", str(afile)],
+        ["build-tiny-vlm", "--out", str(afile)],
+    ]
+    for command in commands:
+        assert main(command) == 2
+        assert capsys.readouterr().err.splitlines() == [
+            f"error: --out {command[-1]}: {afile} is a file, not a folder; choose another --out"
+        ]
+    assert afile.read_text() == "notes" and sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
+def test_report_names_a_damaged_results_file_and_skips_rows_that_are_not_episodes(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert (
+        main(
+            [
+                "bench",
+                "--agent",
+                "oracle",
+                "--tasks",
+                "Lift",
+                "--splits",
+                "test",
+                "--episodes",
+                "1",
+                "--workers",
+                "1",
+                "--out",
+                str(run),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    results = run / "results.json"
+    results.write_text(results.read_text()[:300])  # a copy cut short
+    assert main(["report", str(run)]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {results} is not valid JSON (")
+    results.unlink()
+    with open(run / "episodes.jsonl", "a") as log:
+        log.write('\n{"note": "edited by hand"}\n[1, 2]\n')
+    assert main(["report", str(run)]) == 0
+    assert "| run | 100% (21%–100%) |" in capsys.readouterr().out  # the one episode, the odd rows skipped
+
+
 def test_build_tiny_vlm_and_bench_it(tmp_path, capsys):
     out = tmp_path / "tiny"
     assert main(["build-tiny-vlm", "--arch", "idefics3", "--out", str(out)]) == 0
     assert (out / "model.safetensors").exists() and (out / "config.json").exists()
+    capsys.readouterr()
+    assert main(["build-tiny-vlm", "--out", str(out)]) == 2  # never over a model
+    refusal = f"error: {out} already holds a model: remove it first, or choose another --out"
+    assert capsys.readouterr().err.strip() == refusal
     run = ["--tasks", "Push", "--splits", "test", "--episodes", "1", "--workers", "1", "--out", str(tmp_path / "run")]
     assert main(["bench", "--agent", "vlm", "--checkpoint", str(out), *run, "--no-progress"]) == 0
     assert "| Push | 0% (0%–79%) |" in capsys.readouterr().out  # untrained: unparseable, scored

@@ -7,7 +7,7 @@ import pytest
 
 from manipgym.agents import OracleAgent, RandomAgent
 from manipgym.benchmarks.results import FAILED_DISTANCE, report, summarise
-from manipgym.benchmarks.runner import RunConfig, episode_specs, load_episodes, run_suite
+from manipgym.benchmarks.runner import RunConfig, RunFolderError, episode_specs, load_episodes, run_suite
 from manipgym.envs import manifests
 from manipgym.envs.instructions import TEMPLATES
 from manipgym.envs.splits import OOD_SPLITS, SPLITS, TRAIN
@@ -72,7 +72,7 @@ def test_run_resume_results_and_videos(tmp_path):
     rows = load_episodes(out)
     assert len(rows) == 8 and len(path.read_text().splitlines()) == 8
     assert sum(r["success"] for r in rows) >= 6
-    with pytest.raises(FileExistsError):
+    with pytest.raises(RunFolderError, match="already holds a run: pass --resume"):
         run_suite(OracleAgent(), config, progress=False)
     # A run killed halfway: drop the last episodes (and tear a line); --resume finishes only those.
     lines = path.read_text().splitlines()
@@ -96,6 +96,24 @@ def test_run_resume_results_and_videos(tmp_path):
     lines = table.splitlines()
     assert lines[0] == "| run | test | ood_color | all |" and len(lines) == 4
     assert lines[2] == lines[3] and lines[2].startswith("| run | 100%")
+
+
+def test_a_run_folder_that_cannot_take_the_run_is_refused_before_anything_is_written(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "episodes.jsonl").write_text("")  # a started run of the random agent
+    (out / "config.json").write_text(json.dumps({"agent": "random", "checkpoint": None, "fresh_seeds": False}))
+    refusals = {
+        "was run with agent 'random', not 'oracle'": RunConfig(out=str(out), resume=True, agent="oracle"),
+        "holds no run to resume: check --out": RunConfig(out=str(tmp_path / "typo"), resume=True),
+        "is a file, not a folder": RunConfig(out=str(out / "config.json" / "sub")),
+        "no episodes to run": RunConfig(out=str(tmp_path / "none"), splits=[]),
+    }
+    for message, config in refusals.items():
+        with pytest.raises(RunFolderError, match=message):
+            run_suite(RandomAgent(), config, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # nothing made
+    assert json.loads((out / "config.json").read_text())["agent"] == "random"  # the record kept
 
 
 def test_unparseable_answers_count_as_failures_in_every_metric(tmp_path):

@@ -40,12 +40,22 @@ NOT_MODEL_FILES = (
 )
 
 
+def check_folder_path(out: str | Path, option: str = "--out") -> None:
+    """A ValueError (one line) where ``out``, or a folder above it, is a file: ``mkdir`` would
+    raise an OSError that reads as if the run already existed, or a traceback."""
+    out = Path(out)
+    for folder in (out, *out.parents):
+        if folder.exists() and not folder.is_dir():
+            raise ValueError(f"{option} {out}: {folder} is a file, not a folder; choose another {option}")
+
+
 def prepare(out: str | Path, resume: bool, record: dict | None = None, defaults: dict | None = None) -> Path:
     """The output directory; refuses to overwrite a finished or stopped run unless resuming, to
     resume where there is no checkpoint, and to resume with training options other than the
     run's (``record``: the resumed invocation's :func:`run_record`; ``defaults``: its config's
     :func:`option_defaults`, what a run recorded before an option existed ran with)."""
     out = Path(out)
+    check_folder_path(out)
     if not resume:
         if (out / "config.json").exists():
             raise FileExistsError(f"{out} already holds a model: pass --resume to continue, or choose another --out")
@@ -335,6 +345,7 @@ def export_model(checkpoint: str | Path, out: str | Path) -> Path:
     source, out = Path(checkpoint), Path(out)
     if not (source / "config.json").exists() or not any(source.glob("*.safetensors")):
         raise ValueError(f"{source} is not a model checkpoint (no config.json and *.safetensors there)")
+    check_folder_path(out)
     if (out / "config.json").exists():
         raise FileExistsError(f"{out} already holds a model: remove it first, or choose another --out")
     out.mkdir(parents=True, exist_ok=True)

@@ -152,12 +152,21 @@ def plot_success_by_split(results: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def _read_results(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(
+            f"{path} is not valid JSON ({err}): delete it, and report rebuilds it from episodes.jsonl"
+        ) from None
+
+
 def report(run_dirs: list[str | Path]) -> str:
     """Success per split (95% CI) of several runs, side by side, as a markdown table."""
     runs = []
     for run_dir in run_dirs:
         path = Path(run_dir) / "results.json"
-        results = json.loads(path.read_text()) if path.exists() else summarise(run_dir)
+        results = _read_results(path) if path.exists() else summarise(run_dir)
         if results.get("schema_version") != SCHEMA_VERSION:
             raise ValueError(f"{path} has schema version {results.get('schema_version')}, expected {SCHEMA_VERSION}")
         runs.append((Path(run_dir).name, results))

@@ -17,12 +17,14 @@ from typing import Any
 from tqdm import tqdm
 
 from manipgym.agents.base import Agent
+from manipgym.agents.run_dir import check_folder_path
 from manipgym.envs import TASK_NAMES
 from manipgym.envs.manifests import MANIFEST_VERSION, SUITES, fresh_seeds, manifest_seed
 from manipgym.envs.splits import EVAL_SPLITS
 from manipgym.envs.workers import EpisodeSpec, Worker
 
 EPISODES_FILE = "episodes.jsonl"
+EPISODE_KEY = ("task", "split", "index", "seed")  # what names an episode in a run
 
 
 @dataclass
@@ -64,7 +66,7 @@ def episode_specs(config: RunConfig) -> list[EpisodeSpec]:
 
 def finished_keys(path: Path) -> set[tuple]:
     """Keys of the episodes already in ``episodes.jsonl`` (a torn last line is ignored)."""
-    return {(r["task"], r["split"], r["index"], r["seed"]) for r in _rows(path)}
+    return {tuple(r[key] for key in EPISODE_KEY) for r in _rows(path)}
 
 
 def _record(spec: EpisodeSpec, answer: str | None, info: dict | None, error: str | None, seconds: float) -> dict:
@@ -84,14 +86,60 @@ def _record(spec: EpisodeSpec, answer: str | None, info: dict | None, error: str
     return row
 
 
+class RunFolderError(ValueError):
+    """``config.out`` cannot take this run; the message says why and what to do, in one line."""
+
+
+# Options a resumed run must share with the run it continues: other values would put another
+# agent's answers, or episodes of other seeds, under the same keys. The counts (suite, episodes,
+# tasks, splits) may change: more of them extend the run.
+SAME_ON_RESUME = ("agent", "checkpoint", "fresh_seeds", "fresh_seed", "manifest_version")
+
+
+def check_run_folder(config: RunConfig) -> None:
+    """Refuse, before anything is written or loaded, a run that ``config.out`` cannot take: a file
+    where the folder should be, a finished run without ``resume``, ``resume`` where there is no
+    run, or ``resume`` with another agent, checkpoint or seeds than the run was started with."""
+    out = Path(config.out)
+    if not episode_specs(config):
+        raise RunFolderError("no episodes to run: give at least one task and one split")
+    try:
+        check_folder_path(out)
+    except ValueError as err:
+        raise RunFolderError(str(err)) from None
+    episodes, recorded = out / EPISODES_FILE, out / "config.json"
+    if episodes.exists() and not config.resume:
+        raise RunFolderError(f"{out} already holds a run: pass --resume to continue it, or choose another --out")
+    if not config.resume:
+        return
+    if not episodes.exists() and not recorded.exists():
+        raise RunFolderError(f"{out} holds no run to resume: check --out, or run without --resume")
+    try:
+        started = json.loads(recorded.read_text()) if recorded.exists() else {}
+    except ValueError:
+        started = {}  # a config.json cut short: nothing to compare, the episodes still say what ran
+    now = {**asdict(config), "manifest_version": MANIFEST_VERSION}
+    for key in SAME_ON_RESUME:
+        if key in started and _comparable(key, started[key]) != _comparable(key, now[key]):
+            raise RunFolderError(
+                f"{out} was run with {key} {started[key]!r}, not {now[key]!r}: resume it with its own "
+                "--agent, --checkpoint and seeds, or choose another --out"
+            )
+
+
+def _comparable(key: str, value: Any) -> Any:
+    """A checkpoint path as the folder it names, so ``runs/x`` and ``./runs/x/`` are one checkpoint."""
+    return str(Path(value).resolve()) if key == "checkpoint" and value else value
+
+
 def run_suite(agent: Agent, config: RunConfig, progress: bool = True) -> Path:
-    """Run (or resume) the suite into ``config.out``; returns the path of ``episodes.jsonl``."""
+    """Run (or resume) the suite into ``config.out``; returns the path of ``episodes.jsonl``.
+    Raises :class:`RunFolderError` (before writing anything) where ``config.out`` cannot take it."""
+    check_run_folder(config)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / EPISODES_FILE
     config_path = out / "config.json"
-    if path.exists() and not config.resume:
-        raise FileExistsError(f"{out} already holds a run: pass --resume to continue it, or choose another --out")
     config_path.write_text(json.dumps({**asdict(config), "manifest_version": MANIFEST_VERSION}, indent=2) + "\n")
     specs = episode_specs(config)
     _drop_torn_line(path)
@@ -162,13 +210,16 @@ def _video_name(spec: EpisodeSpec) -> str:
 
 
 def _rows(path: Path) -> list[dict]:
+    """The episode records in ``path``; a line that is not one (torn, blank, edited by hand) is skipped."""
     rows = []
     if path.exists():
         for line in path.read_text().splitlines():
             try:
-                rows.append(json.loads(line))
+                row = json.loads(line)
             except ValueError:
                 continue
+            if isinstance(row, dict) and all(key in row for key in EPISODE_KEY):
+                rows.append(row)
     return rows
 
 
@@ -176,5 +227,5 @@ def load_episodes(run_dir: str | Path) -> list[dict]:
     """The finished episodes of a run (the last record of each episode wins)."""
     rows = {}
     for row in _rows(Path(run_dir) / EPISODES_FILE):
-        rows[(row["task"], row["split"], row["index"], row["seed"])] = row
+        rows[tuple(row[key] for key in EPISODE_KEY)] = row
     return list(rows.values())
