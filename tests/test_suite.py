@@ -7,7 +7,14 @@ import pytest
 
 from manipgym.agents import OracleAgent, RandomAgent
 from manipgym.benchmarks.results import FAILED_DISTANCE, report, summarise
-from manipgym.benchmarks.runner import RunConfig, RunFolderError, episode_specs, load_episodes, run_suite
+from manipgym.benchmarks.runner import (
+    RunConfig,
+    RunFolderError,
+    check_run_folder,
+    episode_specs,
+    load_episodes,
+    run_suite,
+)
 from manipgym.envs import manifests
 from manipgym.envs.instructions import TEMPLATES
 from manipgym.envs.splits import OOD_SPLITS, SPLITS, TRAIN
@@ -113,6 +120,8 @@ def test_a_run_folder_that_cannot_take_the_run_is_refused_before_anything_is_wri
         with pytest.raises(RunFolderError, match=message):
             run_suite(RandomAgent(), config, progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # nothing made
+    # its own agent resumes, with more episodes, and --seed draws nothing without --fresh-seeds
+    check_run_folder(RunConfig(out=str(out), resume=True, agent="random", episodes=9, fresh_seed=5))
     assert json.loads((out / "config.json").read_text())["agent"] == "random"  # the record kept
 
 

@@ -120,10 +120,12 @@ def check_run_folder(config: RunConfig) -> None:
         started = {}  # a config.json cut short: nothing to compare, the episodes still say what ran
     now = {**asdict(config), "manifest_version": MANIFEST_VERSION}
     for key in SAME_ON_RESUME:
+        if key == "fresh_seed" and not now["fresh_seeds"]:
+            continue  # --seed draws nothing without --fresh-seeds
         if key in started and _comparable(key, started[key]) != _comparable(key, now[key]):
             raise RunFolderError(
-                f"{out} was run with {key} {started[key]!r}, not {now[key]!r}: resume it with its own "
-                "--agent, --checkpoint and seeds, or choose another --out"
+                f"{out} was run with {key} {started[key]!r}, not {now[key]!r}: resume it with the options "
+                "it started with (its config.json), or choose another --out"
             )
 
 
