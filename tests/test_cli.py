@@ -172,6 +172,9 @@ def test_bench_with_a_bad_checkpoint_prints_one_line(tmp_path, capsys):
     assert main(["bench", "--agent", "vlm", "--checkpoint", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"error: checkpoint directory {tmp_path / 'nope'} does not exist"]
+    assert main(["bench", "--agent", "heuristic", "--checkpoint", str(SHIPPED_CHECKPOINT)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: --checkpoint is for --agent vlm; the heuristic agent loads no model"]
 
 
 def test_vlm_agent_defaults_to_the_shipped_checkpoint(tmp_path, capsys):

@@ -19,6 +19,8 @@ SHIPPED_CHECKPOINT = Path(__file__).resolve().parents[1] / "assets" / "models" /
 def make_agent(name: str, checkpoint: str | None = None, **kwargs) -> Agent:
     """Build an agent by name; ``vlm`` loads ``checkpoint`` (a Hugging Face directory), by default
     the shipped :data:`SHIPPED_CHECKPOINT`."""
+    if checkpoint is not None and name != "vlm":  # ignored, it would still be recorded as the run's checkpoint
+        raise ValueError(f"--checkpoint is for --agent vlm; the {name} agent loads no model")
     if name == "oracle":
         return OracleAgent()
     if name == "random":
