@@ -464,6 +464,8 @@ def _weights(text: str) -> list[float]:
         values = []
     if len(values) != 4:
         raise argparse.ArgumentTypeError(f"expected four comma-separated numbers, got {text!r}")
+    if not all(0 <= v < float("inf") for v in values):  # NaN fails both comparisons
+        raise argparse.ArgumentTypeError(f"each weight must be a finite number of 0 or more, got {text!r}")
     if not any(values):
         raise argparse.ArgumentTypeError("all four weights are 0, so every reward would be 0: give one above 0")
     return values

@@ -94,6 +94,8 @@ def test_bench_refuses_a_count_below_one(flag, capsys):
         (["bench", "--record", "-1"], "argument --record: expected a whole number of 0 or more, got '-1'"),
         (["doctor", "--size", "0"], "argument --size: expected a whole number of 1 or more, got '0'"),
         (["train", "grpo", "--init", "i", "--out", "o", "--weights", "0,0,0,0"], "all four weights are 0"),
+        (["train", "grpo", "--init", "i", "--out", "o", "--weights=-1,0,0,1"], "a finite number of 0 or more"),
+        (["train", "grpo", "--init", "i", "--out", "o", "--weights", "nan,0,0,1"], "a finite number of 0 or more"),
     ],
 )
 def test_options_that_would_run_nothing_are_refused_by_argparse(command, message, capsys):
@@ -148,6 +150,11 @@ def test_report_names_a_damaged_results_file_and_skips_rows_that_are_not_episode
     results.write_text(results.read_text()[:300])  # a copy cut short
     assert main(["report", str(run)]) == 2
     assert capsys.readouterr().err.startswith(f"error: {results} is not valid JSON (")
+    assert main(["report", str(results)]) == 2  # the file, not its folder
+    assert (
+        capsys.readouterr().err.strip()
+        == f"error: {results} is not a run folder: give the --out folder of a manipgym bench run"
+    )
     results.unlink()
     with open(run / "episodes.jsonl", "a") as log:
         log.write('\n{"note": "edited by hand"}\n[1, 2]\n')

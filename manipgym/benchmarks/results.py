@@ -57,6 +57,8 @@ def cell_metrics(rows: list[dict]) -> dict[str, Any]:
 def summarise(run_dir: str | Path) -> dict[str, Any]:
     """Aggregate a run per task × split, per split, and overall; write the three result files."""
     run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ValueError(f"{run_dir} is not a run folder: give the --out folder of a manipgym bench run")
     rows = load_episodes(run_dir)
     if not rows:
         raise ValueError(f"{run_dir} has no finished episodes ({run_dir / 'episodes.jsonl'})")
