@@ -192,14 +192,12 @@ def _tiny_config(args: argparse.Namespace):
 
 
 def _build_tiny_vlm(args: argparse.Namespace) -> int:
-    from manipgym.agents.run_dir import check_folder_path
+    from manipgym.agents.run_dir import check_new_model_folder
     from manipgym.agents.tiny_vlm import build_tiny_vlm
 
     try:
-        check_folder_path(args.out)
-        if (Path(args.out) / "config.json").exists():  # a trained model's record would stay beside new weights
-            raise ValueError(f"{args.out} already holds a model: remove it first, or choose another --out")
-    except ValueError as err:
+        check_new_model_folder(args.out)
+    except (FileExistsError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     out = build_tiny_vlm(args.arch, args.out, _tiny_config(args))

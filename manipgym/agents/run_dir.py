@@ -49,6 +49,14 @@ def check_folder_path(out: str | Path, option: str = "--out") -> None:
             raise ValueError(f"{option} {out}: {folder} is a file, not a folder; choose another {option}")
 
 
+def check_new_model_folder(out: str | Path) -> None:
+    """Refuse a folder that already holds a model (``export``, ``build-tiny-vlm``): writing over it
+    would leave the old model's training record and curve beside new weights."""
+    check_folder_path(out)
+    if (Path(out) / "config.json").exists():
+        raise FileExistsError(f"{out} already holds a model: remove it first, or choose another --out")
+
+
 def prepare(out: str | Path, resume: bool, record: dict | None = None, defaults: dict | None = None) -> Path:
     """The output directory; refuses to overwrite a finished or stopped run unless resuming, to
     resume where there is no checkpoint, and to resume with training options other than the
@@ -345,9 +353,7 @@ def export_model(checkpoint: str | Path, out: str | Path) -> Path:
     source, out = Path(checkpoint), Path(out)
     if not (source / "config.json").exists() or not any(source.glob("*.safetensors")):
         raise ValueError(f"{source} is not a model checkpoint (no config.json and *.safetensors there)")
-    check_folder_path(out)
-    if (out / "config.json").exists():
-        raise FileExistsError(f"{out} already holds a model: remove it first, or choose another --out")
+    check_new_model_folder(out)
     out.mkdir(parents=True, exist_ok=True)
     for path in source.iterdir():  # weights (shards and their index too), config, processor files, record
         if path.is_file() and not any(fnmatch(path.name, pattern) for pattern in NOT_MODEL_FILES):
